@@ -1,0 +1,1 @@
+"""Model conversion (MediaPipe tflite -> ONNX), the model registry and session creation."""

@@ -1,0 +1,114 @@
+"""The one place that makes onnxruntime sessions: provider choice, threads, quiet logs, warm-up."""
+from __future__ import annotations
+
+import ctypes
+import functools
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+log = logging.getLogger(__name__)
+
+PROVIDERS = ("auto", "cpu", "cuda")
+_CUDA = "CUDAExecutionProvider"
+_CPU = "CPUExecutionProvider"
+
+
+@dataclass(frozen=True)
+class ProviderChoice:
+    """The provider sessions will use and why (shown to the user)."""
+    name: str  # "cuda" | "cpu"
+    reason: str
+
+
+def _cuda_device_count() -> int:
+    """Count CUDA devices through the driver API without touching onnxruntime (no loud warnings)."""
+    try:
+        lib = ctypes.CDLL("libcuda.so.1")
+    except OSError:
+        return 0
+    count = ctypes.c_int(0)
+    if lib.cuInit(0) != 0 or lib.cuDeviceGetCount(ctypes.byref(count)) != 0:
+        return 0
+    return count.value
+
+
+@functools.lru_cache(maxsize=None)
+def _cuda_usable() -> tuple[bool, str]:
+    if _CUDA not in ort.get_available_providers():
+        return False, "this onnxruntime build has no CUDA provider (install onnxruntime-gpu)"
+    if _cuda_device_count() == 0:
+        return False, "no CUDA device or driver found"
+    try:
+        if hasattr(ort, "preload_dlls"):
+            ort.preload_dlls()  # finds CUDA/cuDNN shipped as nvidia-* wheels, if any
+        so = ort.SessionOptions()
+        so.log_severity_level = 4
+        probe = _probe_model()
+        sess = ort.InferenceSession(probe, so, providers=[_CUDA, _CPU])
+        if _CUDA not in sess.get_providers():
+            return False, "onnxruntime could not load the CUDA provider (CUDA 12/13 or cuDNN 9 libraries missing)"
+    except Exception as e:  # onnxruntime raises plain RuntimeError/Fail for missing libraries
+        return False, f"CUDA provider failed to start: {str(e).splitlines()[0][:160]}"
+    return True, "CUDA device found and the CUDA provider loaded"
+
+
+def _probe_model() -> bytes:
+    from onnx import TensorProto, helper
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])
+    g = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "probe", [x], [y])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 18)])
+    m.ir_version = 8
+    return m.SerializeToString()
+
+
+def choose_provider(requested: str = "auto") -> ProviderChoice:
+    """Resolve ``auto|cpu|cuda`` to the provider that will really run.
+
+    A ``cuda`` request that cannot be met falls back to the CPU with the reason, rather than failing:
+    the user still gets a working tracker and is told why it is slower.
+    """
+    if requested not in PROVIDERS:
+        raise ValueError(f"provider must be one of {PROVIDERS}, not {requested!r}")
+    if requested == "cpu":
+        return ProviderChoice("cpu", "CPU requested")
+    ok, why = _cuda_usable()
+    if ok:
+        return ProviderChoice("cuda", why)
+    if requested == "cuda":
+        log.warning("CUDA requested but unusable, running on CPU: %s", why)
+        return ProviderChoice("cpu", f"CUDA requested but unusable: {why}")
+    return ProviderChoice("cpu", f"no CUDA: {why}")
+
+
+def default_threads() -> int:
+    # These models are small (a few MFLOP): beyond ~4 threads the sync overhead outweighs the work.
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def make_session(path: Path | str, provider: ProviderChoice, threads: int | None = None,
+                 warmup: bool = True) -> ort.InferenceSession:
+    """A tuned, quiet session for ``path`` on ``provider``; warmed up so the first frame is not slow."""
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads or default_threads()
+    so.inter_op_num_threads = 1
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    so.log_severity_level = 3
+    providers = [_CUDA, _CPU] if provider.name == "cuda" else [_CPU]
+    sess = ort.InferenceSession(str(path), so, providers=providers)
+    if warmup:
+        feeds = {i.name: np.zeros([d if isinstance(d, int) else 1 for d in i.shape], np.float32)
+                 for i in sess.get_inputs()}
+        sess.run(None, feeds)
+    return sess
+
+
+def session_provider(sess: ort.InferenceSession) -> str:
+    """The provider that actually runs ``sess`` first ('cuda' or 'cpu')."""
+    return "cuda" if sess.get_providers()[0] == _CUDA else "cpu"

@@ -1,0 +1,1 @@
+"""Capture, detection, mesh, tracking, smoothing, drawing and recording. Never imports Qt."""

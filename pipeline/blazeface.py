@@ -1,0 +1,92 @@
+"""Pure-numpy BlazeFace (short range) maths: anchors, decoding, weighted NMS, letterbox projection.
+
+Numbers from fact sheet §3 (ssd_anchors_calculator, tensors_to_detections_calculator,
+non_max_suppression_calculator in MediaPipe); nothing here touches onnxruntime.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+INPUT_SIZE = 128
+NUM_KEYPOINTS = 6  # right eye, left eye (subject's), nose tip, mouth centre, right tragion, left tragion
+SCORE_CLIP = 100.0
+NMS_IOU = 0.3
+
+
+def ssd_anchors() -> np.ndarray:
+    """(896, 2) float32 anchor centres in [0,1]: 2 per cell on 16x16 (stride 8), then 6 per cell on 8x8.
+
+    fixed_anchor_size makes every anchor 1x1, so only centres matter."""
+    out = []
+    for fm, per_cell in ((16, 2), (8, 6)):
+        ys, xs = np.meshgrid((np.arange(fm) + 0.5) / fm, (np.arange(fm) + 0.5) / fm, indexing="ij")
+        centres = np.stack([xs.ravel(), ys.ravel()], axis=1)
+        out.append(np.repeat(centres, per_cell, axis=0))  # loop order: y, x, anchor in cell
+    return np.concatenate(out).astype(np.float32)
+
+
+ANCHORS = ssd_anchors()
+
+
+def decode(regressors: np.ndarray, logits: np.ndarray, min_score: float):
+    """Decode raw outputs into boxes in letterbox-normalised coordinates.
+
+    Args:
+        regressors: (896, 16) float32 raw box + keypoint offsets.
+        logits: (896,) float32 raw class logits.
+        min_score: keep detections with sigmoid score >= this.
+    Returns:
+        boxes_xyxy (N, 4), keypoints (N, 6, 2), scores (N,), all float32 in [0,1] tensor space.
+    """
+    scores = 1.0 / (1.0 + np.exp(-np.clip(logits.astype(np.float64), -SCORE_CLIP, SCORE_CLIP)))
+    keep = scores >= min_score
+    r = regressors[keep] / INPUT_SIZE
+    a = ANCHORS[keep]
+    cx, cy = r[:, 0] + a[:, 0], r[:, 1] + a[:, 1]
+    w, h = r[:, 2], r[:, 3]
+    boxes = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1)
+    kps = r[:, 4:4 + 2 * NUM_KEYPOINTS].reshape(-1, NUM_KEYPOINTS, 2) + a[:, None, :]
+    valid = (w >= 0) & (h >= 0) & np.isfinite(boxes).all(axis=1)  # MediaPipe drops negative/NaN sizes
+    return boxes[valid].astype(np.float32), kps[valid].astype(np.float32), scores[keep][valid].astype(np.float32)
+
+
+def _iou_one_to_many(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    iw = np.clip(np.minimum(box[2], boxes[:, 2]) - np.maximum(box[0], boxes[:, 0]), 0, None)
+    ih = np.clip(np.minimum(box[3], boxes[:, 3]) - np.maximum(box[1], boxes[:, 1]), 0, None)
+    inter = iw * ih
+    union = (box[2] - box[0]) * (box[3] - box[1]) + (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]) - inter
+    return np.where((inter > 0) & (union > 0), inter / np.where(union > 0, union, 1), 0.0)
+
+
+def weighted_nms(boxes: np.ndarray, keypoints: np.ndarray, scores: np.ndarray, iou_threshold: float = NMS_IOU):
+    """MediaPipe's WEIGHTED non-max suppression.
+
+    Each round takes the best remaining detection; all remaining ones with IoU > threshold (itself
+    included) are averaged, weighted by score, into one output that keeps the best score.
+    Returns the same three arrays, best first.
+    """
+    order = np.argsort(-scores, kind="stable")
+    out_b, out_k, out_s = [], [], []
+    while order.size:
+        top = order[0]
+        ious = _iou_one_to_many(boxes[top], boxes[order])
+        cand = order[ious > iou_threshold]
+        if cand.size == 0:  # degenerate (zero-area) top box: keep it alone
+            cand = order[:1]
+        w = scores[cand][:, None]
+        out_b.append((boxes[cand] * w).sum(0) / w.sum())
+        out_k.append((keypoints[cand] * w[:, :, None]).sum(0) / w.sum())
+        out_s.append(scores[top])
+        order = order[~np.isin(order, cand)]
+    if not out_s:
+        return (np.zeros((0, 4), np.float32), np.zeros((0, NUM_KEYPOINTS, 2), np.float32), np.zeros(0, np.float32))
+    return np.array(out_b, np.float32), np.array(out_k, np.float32), np.array(out_s, np.float32)
+
+
+def letterbox_to_image(points_norm: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Letterboxed-tensor coordinates in [0,1] -> image pixels (the square letterbox of side max(W,H))."""
+    side = max(width, height)
+    out = np.asarray(points_norm, np.float32) * side
+    out[..., 0] += (width - side) / 2
+    out[..., 1] += (height - side) / 2
+    return out

@@ -1,0 +1,107 @@
+"""Pure-numpy ROI geometry in image pixels: rotated rects, MediaPipe's crop warp and projections.
+
+Conventions (fact sheet §3.1, §4): OpenCV pixel coordinates (pixel centres on integers); rotation in
+radians, positive = clockwise on screen (image y points down); a rect's width/height are in pixels.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+
+@dataclass(frozen=True, slots=True)
+class RotatedRect:
+    """A rotated rectangle in image pixels."""
+    center_x: float
+    center_y: float
+    width: float
+    height: float
+    rotation: float  # radians
+
+    def corners(self) -> np.ndarray:
+        """(4, 2) float32 corners in cv2.boxPoints order: bottom-left, top-left, top-right, bottom-right."""
+        return cv2.boxPoints(((self.center_x, self.center_y), (self.width, self.height),
+                              math.degrees(self.rotation)))
+
+    def iou(self, other: "RotatedRect") -> float:
+        """IoU of the axis-aligned boxes (MediaPipe's association compares rects this way)."""
+        return float(box_iou(self.aabb(), other.aabb()))
+
+    def aabb(self) -> np.ndarray:
+        """(4,) xyxy of the rect's axis-aligned bound, ignoring rotation (as MediaPipe's association does)."""
+        return np.array([self.center_x - self.width / 2, self.center_y - self.height / 2,
+                         self.center_x + self.width / 2, self.center_y + self.height / 2], np.float64)
+
+
+def normalize_radians(angle: float) -> float:
+    """Wrap into [-pi, pi)."""
+    return angle - 2 * math.pi * math.floor((angle + math.pi) / (2 * math.pi))
+
+
+def rotation_from_points(start_xy, end_xy, target: float = 0.0) -> float:
+    """MediaPipe's rect rotation that turns the start->end direction to ``target`` (pixel inputs)."""
+    return normalize_radians(target - math.atan2(-(end_xy[1] - start_xy[1]), end_xy[0] - start_xy[0]))
+
+
+def square_scaled_rect(center_x: float, center_y: float, width: float, height: float, rotation: float,
+                       scale: float = 1.5) -> RotatedRect:
+    """RectTransformation with square_long: the long side in pixels, then scaled (both axes)."""
+    side = max(width, height) * scale
+    return RotatedRect(center_x, center_y, side, side, rotation)
+
+
+def crop_matrix(rect: RotatedRect, out_w: int, out_h: int) -> np.ndarray:
+    """3x3 perspective matrix taking image pixels to crop pixels, exactly as MediaPipe builds it:
+    the rect's corners go to crop corners (0,out_h),(0,0),(out_w,0),(out_w,out_h), not pixel centres."""
+    dst = np.array([[0, out_h], [0, 0], [out_w, 0], [out_w, out_h]], np.float32)
+    return cv2.getPerspectiveTransform(rect.corners(), dst)
+
+
+def warp_crop(image: np.ndarray, rect: RotatedRect, out_w: int, out_h: int, border: int) -> np.ndarray:
+    """Crop ``rect`` out of a uint8 image at out_w x out_h (INTER_LINEAR on uint8, like MediaPipe)."""
+    return cv2.warpPerspective(image, crop_matrix(rect, out_w, out_h), (out_w, out_h),
+                               flags=cv2.INTER_LINEAR, borderMode=border, borderValue=0)
+
+
+def project_from_crop(points_norm: np.ndarray, rect: RotatedRect) -> np.ndarray:
+    """Crop-normalised points (x, y in [0,1] of the crop; z in crop-width units) -> image pixels.
+
+    Args:
+        points_norm: (N, 2|3) float array.
+    Returns:
+        (N, same) float32: x, y in image pixels; z scaled by the rect width (same units as x).
+    """
+    c, s = math.cos(rect.rotation), math.sin(rect.rotation)
+    dx = points_norm[:, 0] - 0.5
+    dy = points_norm[:, 1] - 0.5
+    out = np.empty_like(points_norm, dtype=np.float32)
+    out[:, 0] = (c * dx - s * dy) * rect.width + rect.center_x
+    out[:, 1] = (s * dx + c * dy) * rect.height + rect.center_y
+    if points_norm.shape[1] > 2:
+        out[:, 2] = points_norm[:, 2] * rect.width
+    return out
+
+
+def landmarks_to_rect(landmarks_px: np.ndarray, start: int = 33, end: int = 263, scale: float = 1.5) -> RotatedRect:
+    """Next-frame face ROI from landmarks: axis-aligned bound of all (finite) points, rotation from
+    landmark 33 to 263, square long side x1.5 (fact sheet §4.2)."""
+    pts = landmarks_px[:, :2]
+    pts = pts[np.isfinite(pts).all(axis=1)]
+    lo, hi = pts.min(axis=0), pts.max(axis=0)
+    rot = rotation_from_points(landmarks_px[start, :2], landmarks_px[end, :2])
+    return square_scaled_rect((lo[0] + hi[0]) / 2, (lo[1] + hi[1]) / 2, hi[0] - lo[0], hi[1] - lo[1], rot, scale)
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU of xyxy boxes; ``a`` (4,) or (N,4) against ``b`` (4,) or (M,4), broadcasting to (N, M)."""
+    a = np.atleast_2d(a)[:, None, :]
+    b = np.atleast_2d(b)[None, :, :]
+    iw = np.clip(np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0]), 0, None)
+    ih = np.clip(np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1]), 0, None)
+    inter = iw * ih
+    area = lambda x: np.clip(x[..., 2] - x[..., 0], 0, None) * np.clip(x[..., 3] - x[..., 1], 0, None)
+    union = area(a) + area(b) - inter
+    return np.squeeze(np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0))

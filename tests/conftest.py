@@ -1,0 +1,38 @@
+"""Shared fixtures: paths to ../shared media, the converted models, one CPU engine per test session."""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("MESHCAM_SHARED", ROOT.parent / "shared"))
+MEDIA = SHARED / "media"
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("GLOG_minloglevel", "2")
+
+
+def require_media(*parts: str) -> Path:
+    path = MEDIA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"shared media not found: {path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def models():
+    from models.registry import ensure_models
+    return ensure_models()
+
+
+@pytest.fixture(scope="session")
+def engine():
+    from pipeline.engine import load_engine
+    return load_engine("cpu", threads=2)
+
+
+@pytest.fixture(scope="session")
+def topology(models):
+    return models.topology()
