@@ -15,7 +15,7 @@ from models.errors import ConversionError
 from models.onnx_builder import GraphBuilder, value_info
 from models.tflite_reader import Operator, TFLiteGraph
 
-CONVERTER_VERSION = "1"  # bump whenever the emitted graphs change: cached models are then rebuilt
+CONVERTER_VERSION = "4"  # bump whenever the emitted graphs change: cached models are then rebuilt
 
 _SAME, _VALID = 0, 1
 _NHWC_TO_NCHW = (0, 3, 1, 2)
@@ -145,12 +145,24 @@ class _Converter:
 
     def prelu(self, op: Operator) -> None:
         x, alpha = op.inputs
-        nchw = len(self.shape(x)) == 4
-        a = self.consts[alpha]
-        a = a.reshape(-1, 1, 1) if nchw else a
-        y = self.gb.op("PRelu", [self.get(x, "nchw" if nchw else "plain"), self.gb.const(a, self.tname(alpha))],
-                       self.tname(op.outputs[0]))
-        self.set_output(op.outputs[0], y, "nchw" if nchw else "plain")
+        a = self.consts[alpha].reshape(-1).astype(np.float32)
+        out = op.outputs[0]
+        if len(self.shape(x)) != 4:
+            y = self.gb.op("PRelu", [self.get(x, "plain"), self.gb.const(a, self.tname(alpha))], self.tname(out))
+            self.set_output(out, y, "plain")
+            return
+        # PRelu(x) = x + (1 - a) * Relu(-x), both scalings as 1x1 depthwise convs. onnxruntime's NCHWc CPU
+        # kernels fuse Conv+Relu and Conv+Add but have no PRelu, which otherwise costs a layout reorder
+        # on each side of all 73 PRelus: this form measured 4.4 -> 1.9 ms per full mesh (1 thread).
+        channels = self.shape(x)[3]
+        a = np.broadcast_to(a, (channels,)) if a.size == 1 else a
+        src = self.get(x, "nchw")
+        neg_one = self.gb.const(np.full((channels, 1, 1, 1), -1.0, np.float32), f"{self.tname(alpha)}_neg1")
+        one_minus_a = self.gb.const((1.0 - a).reshape(channels, 1, 1, 1), f"{self.tname(alpha)}_1ma")
+        negative = self.gb.op("Relu", [self.gb.op("Conv", [src, neg_one], group=channels, kernel_shape=[1, 1])])
+        scaled = self.gb.op("Conv", [negative, one_minus_a], group=channels, kernel_shape=[1, 1])
+        y = self.gb.op("Add", [src, scaled], self.tname(out))
+        self.set_output(out, y, "nchw")
 
     def relu(self, op: Operator) -> None:
         x = op.inputs[0]
@@ -160,6 +172,17 @@ class _Converter:
     def pad(self, op: Operator) -> None:
         x, p = op.inputs[:2]
         pads = self.consts[p].astype(np.int64)  # [rank, 2] (before, after) in TFLite axis order
+        if len(self.shape(x)) == 4 and not pads[:3].any() and pads[3, 0] == 0:
+            # Zero channel padding for a residual shortcut, written as a 1x1 conv with an identity
+            # kernel: onnxruntime's NCHWc kernels have no Pad, and one Pad drops every later residual
+            # Add out of the blocked layout (measured 2.25 -> 1.87 ms per full mesh, 1 thread).
+            c_in, c_out = self.shape(x)[3], self.shape(op.outputs[0])[3]
+            eye = np.zeros((c_out, c_in, 1, 1), np.float32)
+            eye[np.arange(c_in), np.arange(c_in)] = 1.0
+            y = self.gb.op("Conv", [self.get(x, "nchw"), self.gb.const(eye, f"{self.tname(op.outputs[0])}_eye")],
+                           self.tname(op.outputs[0]), kernel_shape=[1, 1])
+            self.set_output(op.outputs[0], y, "nchw")
+            return
         if len(self.shape(x)) == 4:
             order = _NHWC_TO_NCHW
             onnx_pads = [int(pads[a, 0]) for a in order] + [int(pads[a, 1]) for a in order]

@@ -1,0 +1,122 @@
+"""FaceTracker: the Attention Mesh paper's tracking loop.
+
+Each tracked face's previous mesh gives this frame's crop; the detector runs only while fewer faces are
+tracked than wanted. Detections overlapping a tracked face are dropped (the tracked ROI wins, as in
+MediaPipe's AssociationNormRectCalculator), so one face is never tracked twice; ids stay stable while a
+face is tracked, and a re-acquired face gets a new id and a fresh smoother.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from pipeline.config import PipelineConfig
+from pipeline.detector import FaceDetector, detection_to_roi
+from pipeline.geometry import RotatedRect, landmarks_to_rect
+from pipeline.mesh import FaceMesh
+from pipeline.smoothing import OneEuroLandmarks, object_scale
+from pipeline.types import TrackedFace, frozen_array
+
+ASSOCIATION_IOU = 0.5
+
+
+@dataclass
+class _Track:
+    face_id: int
+    roi: RotatedRect
+    smoother: OneEuroLandmarks
+    from_detector: bool = True
+
+
+@dataclass
+class TrackStep:
+    """What one tracker step produced, with its stage timings (ms)."""
+    faces: list[TrackedFace]
+    detector_ran: bool
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+class FaceTracker:
+    """Tracks up to ``config.max_faces`` faces frame to frame. Not thread-safe: one owner thread."""
+
+    def __init__(self, detector: FaceDetector, mesh: FaceMesh, config: PipelineConfig):
+        self.detector, self.mesh = detector, mesh
+        self.config = config
+        self._tracks: list[_Track] = []
+        self._next_id = 0
+
+    def set_config(self, config: PipelineConfig) -> None:
+        """Apply new options from the next step on; smoothing parameters retune live filters."""
+        self.config = config
+        for t in self._tracks:
+            t.smoother.min_cutoff, t.smoother.beta = config.smooth_min_cutoff, config.smooth_beta
+            t.smoother.d_cutoff = config.smooth_d_cutoff
+        del self._tracks[config.max_faces:]
+
+    def reset(self) -> None:
+        self._tracks.clear()
+
+    def _new_track(self, roi: RotatedRect) -> _Track:
+        c = self.config
+        track = _Track(self._next_id, roi, OneEuroLandmarks(c.smooth_min_cutoff, c.smooth_beta, c.smooth_d_cutoff))
+        self._next_id += 1
+        return track
+
+    def step(self, frame_bgr: np.ndarray, timestamp_ms: float) -> TrackStep:
+        c = self.config
+        timings = {"detect": 0.0, "mesh": 0.0, "smooth": 0.0}
+        detector_ran = False
+        for t in self._tracks:
+            t.from_detector = False
+        if len(self._tracks) < c.max_faces:
+            t0 = time.perf_counter()
+            self.detector.min_score = c.min_detection_confidence
+            detections = self.detector(frame_bgr, c.max_faces)
+            timings["detect"] = (time.perf_counter() - t0) * 1000
+            detector_ran = True
+            for det in detections:
+                if len(self._tracks) >= c.max_faces:
+                    break
+                roi = detection_to_roi(det)
+                if any(roi.iou(t.roi) > ASSOCIATION_IOU for t in self._tracks):
+                    continue
+                self._tracks.append(self._new_track(roi))
+
+        faces, kept = [], []
+        t_mesh = 0.0
+        t_smooth = 0.0
+        for t in self._tracks:
+            t0 = time.perf_counter()
+            result = self.mesh(frame_bgr, t.roi, c.submodels)
+            t_mesh += time.perf_counter() - t0
+            if not result.presence > c.min_presence_confidence:
+                continue  # lost: the detector looks for it next frame
+            raw = result.landmarks_px
+            next_roi = landmarks_to_rect(raw)
+            if any(next_roi.iou(k.roi) > ASSOCIATION_IOU for k in kept):
+                continue  # two tracks converged on one face: keep the older
+            t0 = time.perf_counter()
+            if c.smooth:
+                shown = t.smoother(raw, timestamp_ms, object_scale(raw))
+            else:
+                t.smoother.reset()  # so turning smoothing back on does not pull towards stale values
+                shown = raw
+            t_smooth += time.perf_counter() - t0
+            faces.append(TrackedFace(t.face_id, frozen_array(shown), frozen_array(raw), result.presence, t.roi,
+                                     t.from_detector))
+            t.roi = next_roi
+            kept.append(t)
+        self._tracks = kept
+        timings["mesh"] = t_mesh * 1000
+        timings["smooth"] = t_smooth * 1000
+        return TrackStep(faces, detector_ran, timings)
+
+
+def inter_ocular_px(landmarks_px: np.ndarray) -> float:
+    """Outer-eye-corner distance (landmarks 33-263), the normaliser used for every error we report."""
+    return float(np.linalg.norm(landmarks_px[33, :2] - landmarks_px[263, :2]))
+
+
+
