@@ -49,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     proc.add_argument("--landmarks", help="landmarks file to write (.npz, .csv or .jsonl)")
     proc.add_argument("--fps", type=float, default=30.0, help="timestamps for image folders (default %(default)s)")
     proc.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    proc.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
     proc.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     _add_pipeline_args(proc)
 

@@ -13,11 +13,13 @@ def preprocess(frame_bgr: np.ndarray) -> np.ndarray:
     """Letterbox the whole frame into a (1,128,128,3) RGB float32 tensor in [-1, 1].
 
     Pixels outside the image are black before normalisation (-1 in the tensor), as MediaPipe pads.
+    The warp is MediaPipe's exact warpPerspective: this whole-frame downscale decides borderline
+    detections, and the faster affine warp flipped one HELEN face in the parity test.
     """
     h, w = frame_bgr.shape[:2]
     side = float(max(w, h))
     crop = warp_crop(frame_bgr, RotatedRect(w / 2, h / 2, side, side, 0.0), blazeface.INPUT_SIZE,
-                     blazeface.INPUT_SIZE, cv2.BORDER_CONSTANT)
+                     blazeface.INPUT_SIZE, cv2.BORDER_CONSTANT, exact=True)
     rgb = cv2.cvtColor(crop, cv2.COLOR_BGR2RGB)
     return (rgb.astype(np.float32) * (2.0 / 255.0) - 1.0)[None]
 

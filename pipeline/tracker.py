@@ -70,6 +70,11 @@ class FaceTracker:
         detector_ran = False
         for t in self._tracks:
             t.from_detector = False
+        # A detection overlapping a tracked face is set aside (the tracked ROI wins). If that track then
+        # fails its presence check (a scene cut, a stale ROI), the set-aside detection is tried instead, so
+        # the face is not lost for a frame.
+        fallback: dict[int, RotatedRect] = {}
+        candidates: list[RotatedRect] = []
         if len(self._tracks) < c.max_faces:
             t0 = time.perf_counter()
             self.detector.min_score = c.min_detection_confidence
@@ -77,25 +82,32 @@ class FaceTracker:
             timings["detect"] = (time.perf_counter() - t0) * 1000
             detector_ran = True
             for det in detections:
-                if len(self._tracks) >= c.max_faces:
-                    break
                 roi = detection_to_roi(det)
-                if any(roi.iou(t.roi) > ASSOCIATION_IOU for t in self._tracks):
-                    continue
-                self._tracks.append(self._new_track(roi))
+                overlapping = [t for t in self._tracks if roi.iou(t.roi) > ASSOCIATION_IOU]
+                if overlapping:
+                    fallback.setdefault(overlapping[0].face_id, roi)
+                else:
+                    candidates.append(roi)
 
         faces, kept = [], []
-        t_mesh = 0.0
-        t_smooth = 0.0
-        for t in self._tracks:
+        t_mesh = t_smooth = 0.0
+        # Tracked faces first; new detections (best first) then fill the slots still free, so a stale
+        # track that fails its presence check does not cost a new face its slot.
+        queue = list(self._tracks)
+        while queue or (candidates and len(kept) < c.max_faces):
+            t = queue.pop(0) if queue else self._new_track(candidates.pop(0))
             t0 = time.perf_counter()
             result = self.mesh(frame_bgr, t.roi, c.submodels)
+            if not result.presence > c.min_presence_confidence and t.face_id in fallback:
+                t.roi, t.from_detector = fallback.pop(t.face_id), True
+                t.smoother.reset()
+                result = self.mesh(frame_bgr, t.roi, c.submodels)
             t_mesh += time.perf_counter() - t0
             if not result.presence > c.min_presence_confidence:
                 continue  # lost: the detector looks for it next frame
             raw = result.landmarks_px
             next_roi = landmarks_to_rect(raw)
-            if any(next_roi.iou(k.roi) > ASSOCIATION_IOU for k in kept):
+            if len(kept) >= c.max_faces or any(next_roi.iou(k.roi) > ASSOCIATION_IOU for k in kept):
                 continue  # two tracks converged on one face: keep the older
             t0 = time.perf_counter()
             if c.smooth:

@@ -1,0 +1,141 @@
+"""Landmark files (a stable contract other tools read; documented in the README).
+
+.npz: landmarks float32 (F, K, 478, 3) [x, y source pixels; z = MediaPipe z x image width, same pixel
+scale as x], NaN where no face; presence float32 (F, K); face_ids int32 (F, K), -1 where empty;
+timestamps_ms float64 (F,); process_ms float32 (F,). K = max faces. A face keeps its slot k while tracked.
+.csv / .jsonl: one row per frame and slot with the same values (empty slots: face_id -1, NaN / null).
+Files are written to a temporary name and renamed at close, so a partial file never passes for a whole one.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.errors import OutputError
+from pipeline.recording import check_output_path
+from pipeline.types import NUM_LANDMARKS, TrackedFace
+
+LANDMARK_FORMATS = {".npz", ".csv", ".jsonl"}
+
+
+class SlotAssigner:
+    """Keeps each tracked face in the same slot 0..K-1; a new face takes the lowest free slot."""
+
+    def __init__(self, slots: int):
+        self.slots = slots
+        self._slot_of: dict[int, int] = {}
+
+    def assign(self, faces: tuple[TrackedFace, ...] | list[TrackedFace]) -> list[TrackedFace | None]:
+        live = {f.face_id for f in faces}
+        self._slot_of = {fid: s for fid, s in self._slot_of.items() if fid in live}
+        out: list[TrackedFace | None] = [None] * self.slots
+        for f in faces:
+            if f.face_id not in self._slot_of:
+                used = set(self._slot_of.values())
+                free = [s for s in range(self.slots) if s not in used]
+                if not free:
+                    continue
+                self._slot_of[f.face_id] = free[0]
+            out[self._slot_of[f.face_id]] = f
+        return out
+
+
+class LandmarksWriter:
+    """Writes per-frame landmarks in the format named by the path's extension."""
+
+    def __init__(self, path: Path, max_faces: int, overwrite: bool = False):
+        self.path = check_output_path(path, overwrite, LANDMARK_FORMATS)
+        self.kind = self.path.suffix.lower()
+        self.slots = SlotAssigner(max_faces)
+        self.max_faces = max_faces
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".part")
+        os.close(fd)
+        self._tmp = Path(tmp)
+        self._rows: dict[str, list] = {"landmarks": [], "presence": [], "face_ids": [], "timestamps_ms": [],
+                                       "process_ms": []}
+        self._file = None
+        self._csv = None
+        self.frames = 0
+        self._closed = False
+        if self.kind == ".csv":
+            self._file = open(self._tmp, "w", newline="")
+            self._csv = csv.writer(self._file)
+            coords = [f"{a}{i}" for i in range(NUM_LANDMARKS) for a in "xyz"]
+            self._csv.writerow(["frame", "timestamp_ms", "process_ms", "slot", "face_id", "presence", *coords])
+        elif self.kind == ".jsonl":
+            self._file = open(self._tmp, "w")
+
+    def write(self, frame_index: int, timestamp_ms: float, process_ms: float, faces) -> None:
+        slots = self.slots.assign(faces)
+        lms = np.full((self.max_faces, NUM_LANDMARKS, 3), np.nan, np.float32)
+        pres = np.full(self.max_faces, np.nan, np.float32)
+        ids = np.full(self.max_faces, -1, np.int32)
+        for k, f in enumerate(slots):
+            if f is not None:
+                lms[k], pres[k], ids[k] = f.landmarks_px, f.presence, f.face_id
+        try:
+            if self.kind == ".npz":
+                for key, value in zip(self._rows, (lms, pres, ids, timestamp_ms, process_ms)):
+                    self._rows[key].append(value)
+            elif self.kind == ".csv":
+                for k in range(self.max_faces):
+                    self._csv.writerow([frame_index, f"{timestamp_ms:.3f}", f"{process_ms:.3f}", k, ids[k],
+                                        _num(pres[k]), *(_num(v) for v in lms[k].ravel())])
+            else:
+                for k in range(self.max_faces):
+                    row = {"frame": frame_index, "timestamp_ms": round(timestamp_ms, 3),
+                           "process_ms": round(process_ms, 3), "slot": k, "face_id": int(ids[k]),
+                           "presence": None if np.isnan(pres[k]) else round(float(pres[k]), 5),
+                           "landmarks": None if ids[k] < 0 else [[_json_num(v) for v in p] for p in lms[k]]}
+                    self._file.write(json.dumps(row, allow_nan=False) + "\n")
+        except OSError as e:
+            raise OutputError(f"cannot write {self.path.name}: {e.strerror}") from e
+        self.frames += 1
+
+    def close(self) -> None:
+        """Finish the file and move it into place (also after Ctrl-C: the frames so far are kept)."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            if self.kind == ".npz":
+                k = self.max_faces
+                arrays = {
+                    "landmarks": np.array(self._rows["landmarks"], np.float32).reshape(-1, k, NUM_LANDMARKS, 3),
+                    "presence": np.array(self._rows["presence"], np.float32).reshape(-1, k),
+                    "face_ids": np.array(self._rows["face_ids"], np.int32).reshape(-1, k),
+                    "timestamps_ms": np.array(self._rows["timestamps_ms"], np.float64),
+                    "process_ms": np.array(self._rows["process_ms"], np.float32),
+                }
+                with open(self._tmp, "wb") as f:
+                    np.savez(f, **arrays)
+            else:
+                self._file.flush()
+                os.fsync(self._file.fileno())
+                self._file.close()
+            os.replace(self._tmp, self.path)
+        except OSError as e:
+            self._tmp.unlink(missing_ok=True)
+            raise OutputError(f"cannot write {self.path.name}: {e.strerror}") from e
+
+    def discard(self) -> None:
+        """Drop the partial file (used when the run failed before producing anything)."""
+        self._closed = True
+        if self._file:
+            self._file.close()
+        self._tmp.unlink(missing_ok=True)
+
+
+def _num(v) -> str:
+    return "nan" if v is None or (isinstance(v, float) and math.isnan(v)) or (
+        isinstance(v, np.floating) and np.isnan(v)) else f"{float(v):.3f}"
+
+
+def _json_num(v):
+    return None if np.isnan(v) else round(float(v), 3)
