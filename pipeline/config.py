@@ -30,8 +30,9 @@ class PipelineConfig:
     eyes: bool = True
     iris: bool = True
     smooth: bool = True
-    smooth_min_cutoff: float = 0.05
-    smooth_beta: float = 80.0
+    # Provisional, derived from the One Euro response (see README "Smoothing"); tuned on the jitter rig.
+    smooth_min_cutoff: float = 1.0
+    smooth_beta: float = 20.0
     smooth_d_cutoff: float = 1.0
     provider: str = "auto"
     threads: int | None = None

@@ -60,7 +60,11 @@ def fit_circle(points_xy: np.ndarray) -> tuple[np.ndarray, float] | None:
     r2 = c + cx * cx + cy * cy
     if not np.isfinite(r2) or r2 <= 0:
         return None
-    return np.array([cx, cy]), float(np.sqrt(r2))
+    centre, radius = np.array([cx, cy]), float(np.sqrt(r2))
+    spread = np.linalg.norm(pts - pts.mean(axis=0), axis=1).max()
+    if radius > 2 * spread or np.linalg.norm(centre - pts.mean(axis=0)) > spread:
+        return None  # nearly collinear points: no sensible iris circle
+    return centre, radius
 
 
 def _fill_lips(frame: np.ndarray, xy: np.ndarray, topo: Topology, style: OverlayStyle) -> None:

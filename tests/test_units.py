@@ -1,0 +1,221 @@
+"""Pure functions and small classes, on synthetic data: anchors, NMS, geometry, smoothing, I/O, drawing."""
+from __future__ import annotations
+
+import math
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from pipeline import blazeface
+from pipeline.config import PipelineConfig
+from pipeline.drawing import draw_face, fit_circle
+from pipeline.errors import InputError
+from pipeline.geometry import RotatedRect, landmarks_to_rect, project_from_crop, rotation_from_points
+from pipeline.landmarks_io import LandmarksWriter, SlotAssigner
+from pipeline.runner import LatestFrameReader
+from pipeline.smoothing import OneEuroLandmarks
+from pipeline.sources import Frame, FrameSource, MonotonicClock, to_bgr8
+from pipeline.topology import Topology
+from pipeline.types import TrackedFace
+
+
+def test_anchors_follow_mediapipe_layout():
+    a = blazeface.ANCHORS
+    assert a.shape == (896, 2)
+    np.testing.assert_allclose(a[0], [1 / 32, 1 / 32])
+    np.testing.assert_allclose(a[1], [1 / 32, 1 / 32])  # 2 anchors per cell on the 16x16 grid
+    np.testing.assert_allclose(a[2], [3 / 32, 1 / 32])  # x moves fastest
+    np.testing.assert_allclose(a[512], [1 / 16, 1 / 16])
+    assert (a[512:518] == a[512]).all() and not (a[518] == a[512]).all()
+
+
+def test_weighted_nms_averages_overlaps_and_keeps_top_score():
+    boxes = np.array([[0.1, 0.1, 0.3, 0.3], [0.12, 0.1, 0.32, 0.3], [0.6, 0.6, 0.8, 0.8]], np.float32)
+    kps = np.zeros((3, 6, 2), np.float32)
+    kps[1] += 1.0
+    scores = np.array([0.9, 0.6, 0.7], np.float32)
+    b, k, s = blazeface.weighted_nms(boxes, kps, scores)
+    assert s.tolist() == pytest.approx([0.9, 0.7])
+    np.testing.assert_allclose(b[0], (boxes[0] * 0.9 + boxes[1] * 0.6) / 1.5, atol=1e-6)
+    np.testing.assert_allclose(k[0], 0.6 / 1.5, atol=1e-6)
+    np.testing.assert_allclose(b[1], boxes[2])
+
+
+def test_decode_drops_low_scores_and_uses_anchor_offsets():
+    reg = np.zeros((896, 16), np.float32)
+    reg[5, :4] = [12.8, -12.8, 25.6, 12.8]
+    logits = np.full(896, -10.0, np.float32)
+    logits[5] = 3.0
+    boxes, kps, scores = blazeface.decode(reg, logits, 0.5)
+    assert len(boxes) == 1
+    cx, cy = blazeface.ANCHORS[5] + [0.1, -0.1]
+    np.testing.assert_allclose(boxes[0], [cx - 0.1, cy - 0.05, cx + 0.1, cy + 0.05], atol=1e-6)
+    assert scores[0] == pytest.approx(1 / (1 + math.exp(-3)))
+
+
+def test_letterbox_projection_of_a_wide_frame():
+    # 200x100: the letterbox square is 200 px with 50 px of padding above and below
+    pts = blazeface.letterbox_to_image(np.array([[0.5, 0.25], [0.0, 0.75]]), 200, 100)
+    np.testing.assert_allclose(pts, [[100, 0], [0, 100]])
+
+
+def test_rotation_and_roi_from_landmarks():
+    assert rotation_from_points((0, 0), (10, 0)) == pytest.approx(0)
+    assert rotation_from_points((0, 0), (10, 10)) == pytest.approx(math.pi / 4)  # y down: clockwise tilt
+    pts = np.zeros((478, 3), np.float32)
+    pts[:, 0] = np.linspace(100, 200, 478)
+    pts[:, 1] = np.linspace(50, 110, 478)
+    pts[33, :2], pts[263, :2] = (120, 80), (180, 80)
+    roi = landmarks_to_rect(pts)
+    assert (roi.center_x, roi.center_y) == pytest.approx((150, 80))
+    assert roi.width == roi.height == pytest.approx(150)  # long side 100, x1.5
+    assert roi.rotation == pytest.approx(0)
+
+
+def test_projection_inverts_the_crop():
+    roi = RotatedRect(300, 200, 180, 180, 0.3)
+    centre = project_from_crop(np.array([[0.5, 0.5, 0.1]]), roi)
+    np.testing.assert_allclose(centre, [[300, 200, 18]], atol=1e-4)
+    corner = project_from_crop(np.array([[0.0, 0.0]]), roi)[0]
+    np.testing.assert_allclose(corner, roi.corners()[1], atol=1e-3)  # crop (0,0) is boxPoints' top-left
+
+
+def test_one_euro_is_steady_when_still_and_follows_motion():
+    rng = np.random.default_rng(0)
+    f = OneEuroLandmarks(min_cutoff=1.0, beta=0.0)
+    truth = np.full((478, 3), 100.0)
+    outs = np.array([f(truth + rng.normal(0, 0.5, truth.shape), i * 33.3, 150.0) for i in range(120)])
+    # a 1 Hz low-pass at 30 fps keeps sqrt(a / (2 - a)) = 0.32 of white noise
+    assert np.std(outs[60:] - 100.0) == pytest.approx(0.5 * 0.32, rel=0.15)
+    f = OneEuroLandmarks(min_cutoff=1.0, beta=20.0)
+    moving = [f(truth + i * 3.0, i * 33.3, 150.0) for i in range(60)]
+    assert abs(moving[-1][0, 0] - (100 + 59 * 3.0)) < 3.0  # fast motion is followed within a frame step
+
+
+def test_one_euro_passes_nan_and_restarts_that_value():
+    f = OneEuroLandmarks(0.05, 80.0)
+    x = np.ones((478, 3))
+    f(x, 0, 100.0)
+    y = x.copy()
+    y[470] = np.nan
+    assert np.isnan(f(y, 33, 100.0)[470]).all()
+    z = x * 5
+    out = f(z, 66, 100.0)
+    np.testing.assert_allclose(out[470], 5.0)  # came back: starts from the raw value
+    assert (out[0] < 5.0).all()  # others are still filtered
+
+
+def test_monotonic_clock_repairs_broken_timestamps():
+    clock = MonotonicClock(25)
+    assert [clock(t) for t in (0, 40, 40, 30, None, 200)] == [0, 40, 80, 120, 160, 200]
+
+
+@pytest.mark.parametrize("image,shape", [
+    (np.zeros((10, 12), np.uint8), (10, 12, 3)), (np.zeros((10, 12, 4), np.uint8), (10, 12, 3)),
+    (np.full((5, 5, 3), 65535, np.uint16), (5, 5, 3)), (np.zeros((4, 4, 1), np.uint8), (4, 4, 3))])
+def test_to_bgr8_normalises_layouts(image, shape):
+    out = to_bgr8(image)
+    assert out.shape == shape and out.dtype == np.uint8
+    if image.dtype == np.uint16:
+        assert out.max() == 255
+
+
+def test_to_bgr8_rejects_garbage():
+    with pytest.raises(InputError):
+        to_bgr8(np.zeros((0, 0), np.uint8))
+    with pytest.raises(InputError):
+        to_bgr8(np.zeros((4, 4, 2), np.uint8))
+
+
+def _face(fid):
+    pts = np.zeros((478, 3), np.float32)
+    return TrackedFace(fid, pts, pts, 0.9, RotatedRect(0, 0, 1, 1, 0), False)
+
+
+def test_slots_are_stable_and_reused():
+    s = SlotAssigner(3)
+    assert [f and f.face_id for f in s.assign([_face(4), _face(7)])] == [4, 7, None]
+    assert [f and f.face_id for f in s.assign([_face(7)])] == [None, 7, None]
+    assert [f and f.face_id for f in s.assign([_face(7), _face(9)])] == [9, 7, None]
+
+
+def test_npz_contract(tmp_path):
+    w = LandmarksWriter(tmp_path / "x.npz", 2)
+    w.write(0, 0.0, 1.5, [_face(3)])
+    w.write(1, 33.3, 1.2, [])
+    assert not (tmp_path / "x.npz").exists()  # only whole files appear
+    w.close()
+    d = np.load(tmp_path / "x.npz")
+    assert d["landmarks"].shape == (2, 2, 478, 3) and d["landmarks"].dtype == np.float32
+    assert d["face_ids"].tolist() == [[3, -1], [-1, -1]]
+    assert np.isnan(d["landmarks"][1]).all() and np.isnan(d["presence"][0, 1])
+    assert d["timestamps_ms"].dtype == np.float64 and d["process_ms"].dtype == np.float32
+
+
+def test_config_validates():
+    with pytest.raises(ValueError, match="max_faces"):
+        PipelineConfig(max_faces=0)
+    with pytest.raises(ValueError, match="provider"):
+        PipelineConfig(provider="gpu")
+    with pytest.raises(ValueError, match="smooth_beta"):
+        PipelineConfig(smooth_beta=float("nan"))
+    assert PipelineConfig().with_changes(lips=False).submodels == (False, True, True)
+
+
+def test_drawing_marks_pixels_near_landmarks_only(topology):
+    topo = Topology.from_json(topology)
+    frame = np.zeros((200, 200, 3), np.uint8)
+    pts = np.full((478, 3), np.nan, np.float32)
+    theta = np.linspace(0, 2 * np.pi, 478)
+    pts[:, 0], pts[:, 1], pts[:, 2] = 100 + 60 * np.cos(theta), 100 + 80 * np.sin(theta), 0
+    draw_face(frame, pts, topo)
+    drawn = frame.any(axis=2)
+    assert drawn.sum() > 100
+    ys, xs = np.nonzero(drawn)
+    assert xs.min() >= 38 and xs.max() <= 162 and ys.min() >= 18 and ys.max() <= 182
+    with pytest.raises(ValueError, match="478"):
+        draw_face(frame, pts[:400], topo)
+    with pytest.raises(ValueError, match="uint8"):
+        draw_face(frame.astype(np.float32), pts, topo)
+
+
+def test_circle_fit():
+    t = np.array([0, 0.5 * np.pi, np.pi, 1.5 * np.pi])
+    (cx, cy), r = fit_circle(np.c_[10 + 3 * np.cos(t), 20 + 3 * np.sin(t)])
+    assert (cx, cy, r) == pytest.approx((10, 20, 3))
+
+
+class _ScriptedSource(FrameSource):
+    live = True
+
+    def __init__(self, n):
+        self.n = n
+        self.closed_by = None
+
+    def __iter__(self):
+        for i in range(self.n):
+            time.sleep(0.005)
+            yield Frame(i, i * 5.0, np.zeros((4, 4, 3), np.uint8), time.perf_counter())
+
+    def close(self):
+        self.closed_by = threading.current_thread().name
+
+
+def test_latest_frame_reader_skips_stale_frames_and_closes_on_its_thread():
+    src = _ScriptedSource(60)
+    reader = LatestFrameReader(src)
+    seen = []
+    while True:
+        frame = reader.get(0.5)
+        if frame is None and reader.finished:
+            break
+        if frame is not None:
+            seen.append(frame.index)
+            time.sleep(0.03)  # a slow consumer
+    reader.close()
+    assert not reader.alive
+    assert seen == sorted(seen) and len(seen) < 30 and seen[-1] == 59
+    assert reader.dropped + len(seen) == 60
+    assert src.closed_by == "capture"
