@@ -9,6 +9,7 @@ import sys
 # Keep third-party native logs (glog/absl from mediapipe, onnxruntime) off the user's terminal.
 os.environ.setdefault("GLOG_minloglevel", "2")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")  # our own one-line errors say what failed
 
 
 def _add_pipeline_args(p: argparse.ArgumentParser) -> None:

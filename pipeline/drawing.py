@@ -24,6 +24,7 @@ class OverlayStyle:
     lips_fill: bool = True
     tesselation: bool = False
     hud: bool = True
+    mirror: bool = False  # flip the picture (selfie view); landmarks stay in source coordinates
     oval_bgr: tuple = (225, 225, 225)
     brow_bgr: tuple = (90, 200, 255)
     eye_bgr: tuple = (255, 200, 60)

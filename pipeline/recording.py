@@ -157,3 +157,62 @@ class VideoRecorder:
     @property
     def closed(self) -> bool:
         return self._closed
+
+
+class RecordingSession:
+    """An annotated recording plus an optional landmarks file, fed from the inference thread.
+
+    write() after a failure stops recording and keeps ``error`` for the UI; stop() finalises both files
+    and is safe from any thread (the GUI's stop button, window close, Ctrl-C, a camera fault).
+    """
+
+    def __init__(self, video_path: Path, fps: float, landmarks_path: Path | None = None, max_faces: int = 1,
+                 overwrite: bool = False):
+        from pipeline.landmarks_io import LandmarksWriter  # avoid a module cycle
+        self.video = VideoRecorder(video_path, fps, overwrite)
+        self.landmarks = LandmarksWriter(landmarks_path, max_faces, overwrite) if landmarks_path else None
+        self.error: Exception | None = None
+        self.first_ms: float | None = None
+        self.last_ms: float | None = None
+        self._lock = threading.Lock()
+        self._stopped = False
+
+    def write(self, result, annotated_bgr: np.ndarray) -> None:
+        with self._lock:
+            if self._stopped:
+                return
+            try:
+                self.video.write(annotated_bgr, result.timestamp_ms)
+                if self.landmarks is not None:
+                    self.landmarks.write(result.index, result.timestamp_ms, result.timings_ms.get("process", 0.0),
+                                         result.faces)
+            except OutputError as e:
+                self.error = e
+                self._stop_locked()
+                return
+            self.first_ms = result.timestamp_ms if self.first_ms is None else self.first_ms
+            self.last_ms = result.timestamp_ms
+
+    @property
+    def elapsed_s(self) -> float:
+        return 0.0 if self.first_ms is None else (self.last_ms - self.first_ms) / 1000.0
+
+    @property
+    def active(self) -> bool:
+        return not self._stopped
+
+    def _stop_locked(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
+        for out in (self.video, self.landmarks):
+            if out is None:
+                continue
+            try:
+                out.close()
+            except OutputError as e:
+                self.error = self.error or e
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stop_locked()

@@ -66,9 +66,12 @@ class Pipeline:
         """A new BGR frame with overlays (and HUD when the style asks for it); adds timings_ms['draw']."""
         t0 = time.perf_counter()
         out = result.frame_bgr.copy()
+        style = self.style
         for face in result.faces:
-            draw_face(out, face.landmarks_px, self.topology, self.style)
-        if self.style.hud and hud_lines:
+            draw_face(out, face.landmarks_px, self.topology, style)
+        if style.mirror:
+            out = np.ascontiguousarray(out[:, ::-1])
+        if style.hud and hud_lines:
             draw_hud(out, hud_lines)
         result.timings_ms["draw"] = (time.perf_counter() - t0) * 1000
         return out

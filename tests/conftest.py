@@ -12,11 +12,14 @@ SHARED = Path(os.environ.get("MESHCAM_SHARED", ROOT.parent / "shared"))
 MEDIA = SHARED / "media"
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("GLOG_minloglevel", "2")
+os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")
 
 
 def require_media(*parts: str) -> Path:
     path = MEDIA.joinpath(*parts)
     if not path.exists():
+        if os.environ.get("CI"):  # CI always has ../shared: a missing file there is a failure, not a skip
+            pytest.fail(f"shared media not found: {path}")
         pytest.skip(f"shared media not found: {path}")
     return path
 

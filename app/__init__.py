@@ -1,0 +1,1 @@
+"""The Qt GUI: a window over the pipeline. Never runs inference itself."""
