@@ -219,3 +219,18 @@ def test_latest_frame_reader_skips_stale_frames_and_closes_on_its_thread():
     assert seen == sorted(seen) and len(seen) < 30 and seen[-1] == 59
     assert reader.dropped + len(seen) == 60
     assert src.closed_by == "capture"
+
+
+def test_system_check_names_the_missing_debian_packages(monkeypatch):
+    from app import system_check
+    monkeypatch.setitem(system_check.XCB_LIBRARIES, "libmeshcam-not-there.so.9", "libmeshcam-test0")
+    assert "libmeshcam-test0" in system_check.missing_libraries()
+    monkeypatch.delenv("QT_QPA_PLATFORM", raising=False)
+    monkeypatch.setenv("DISPLAY", ":99")
+    msg = system_check.check_display()
+    assert msg.startswith("the Qt window needs system libraries: sudo apt-get install") and "libmeshcam-test0" in msg
+    monkeypatch.delenv("DISPLAY")
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    assert "no display" in system_check.check_display()
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
+    assert system_check.check_display() is None
