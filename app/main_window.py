@@ -41,7 +41,7 @@ def build_window_class():
     from app.plots import RingPlot
     from pipeline.engine import load_engine
     from pipeline.runner import LiveRunner, Pipeline
-    from pipeline.sources import open_source
+    from pipeline.sources import list_cameras, open_source
 
     pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
 
@@ -150,8 +150,15 @@ def build_window_class():
             src = QtWidgets.QGroupBox("Source")
             sl = QtWidgets.QGridLayout(src)
             self.camera_combo = QtWidgets.QComboBox()
-            self.camera_combo.addItems([f"Camera {i}" for i in range(4)])
-            self.camera_combo.activated.connect(lambda i: self.open_source(str(i)))
+            self._fill_cameras()
+            self.camera_combo.activated.connect(lambda i: self._open_camera())
+            self.size_combo = QtWidgets.QComboBox()
+            self.size_combo.addItems(["640x480", "1280x720", "1920x1080"])
+            self.size_combo.setCurrentText("1280x720")
+            self.size_combo.activated.connect(lambda i: self._open_camera())
+            refresh = QtWidgets.QPushButton("↻")
+            refresh.setToolTip("look for cameras again")
+            refresh.clicked.connect(self._fill_cameras)
             open_btn = QtWidgets.QPushButton("Open file…")
             open_btn.clicked.connect(self.choose_file)
             self.source_label = QtWidgets.QLabel("")
@@ -159,9 +166,11 @@ def build_window_class():
             self.mirror_box = QtWidgets.QCheckBox("Mirror (M)")
             self.mirror_box.toggled.connect(lambda on: self._set_style(mirror=on))
             sl.addWidget(self.camera_combo, 0, 0)
-            sl.addWidget(open_btn, 0, 1)
-            sl.addWidget(self.source_label, 1, 0, 1, 2)
-            sl.addWidget(self.mirror_box, 2, 0, 1, 2)
+            sl.addWidget(self.size_combo, 0, 1)
+            sl.addWidget(refresh, 0, 2)
+            sl.addWidget(open_btn, 1, 0, 1, 3)
+            sl.addWidget(self.source_label, 2, 0, 1, 3)
+            sl.addWidget(self.mirror_box, 3, 0, 1, 3)
             layout.addWidget(src)
 
             sub = QtWidgets.QGroupBox("Submodels (skipped when off)")
@@ -226,6 +235,9 @@ def build_window_class():
             self.record_btn.setCheckable(True)
             self.record_btn.toggled.connect(self._toggle_record)
             self.landmarks_box = QtWidgets.QCheckBox("also save landmarks (.npz)")
+            self.raw_box = QtWidgets.QCheckBox("also save the raw video")
+            save_as = QtWidgets.QPushButton("Record to…")
+            save_as.clicked.connect(self._record_to)
             self.record_label = QtWidgets.QLabel("not recording")
             self.pause_btn = QtWidgets.QPushButton("Pause (Space)")
             self.pause_btn.setCheckable(True)
@@ -234,9 +246,11 @@ def build_window_class():
             shot_btn.clicked.connect(lambda: self.save_snapshot())
             rl.addWidget(self.record_btn, 0, 0)
             rl.addWidget(self.pause_btn, 0, 1)
-            rl.addWidget(self.landmarks_box, 1, 0, 1, 2)
-            rl.addWidget(self.record_label, 2, 0, 1, 2)
-            rl.addWidget(shot_btn, 3, 0, 1, 2)
+            rl.addWidget(save_as, 1, 0, 1, 2)
+            rl.addWidget(self.landmarks_box, 2, 0, 1, 2)
+            rl.addWidget(self.raw_box, 3, 0, 1, 2)
+            rl.addWidget(self.record_label, 4, 0, 1, 2)
+            rl.addWidget(shot_btn, 5, 0, 1, 2)
             layout.addWidget(rec)
             layout.addStretch()
             return w
@@ -282,6 +296,19 @@ def build_window_class():
             self.provider_label.setText(f"{p.name.upper()}: {p.reason}")
             self.status_provider.setText(f"  {p.name.upper()}  ")
 
+        def _fill_cameras(self) -> None:
+            self.camera_combo.clear()
+            cams = list_cameras()
+            for i in cams:
+                self.camera_combo.addItem(f"Camera {i}", i)
+            if not cams:
+                self.camera_combo.addItem("no camera found", None)
+
+        def _open_camera(self) -> None:
+            index = self.camera_combo.currentData()
+            if index is not None:
+                self.open_source(str(index))
+
         def choose_file(self) -> None:
             path, _ = QtWidgets.QFileDialog.getOpenFileName(
                 self, "Open video or image", str(Path.cwd()),
@@ -294,7 +321,8 @@ def build_window_class():
             self.jitter = JitterMeter(self.topology.region_indices())
             self.pipeline.tracker.reset()
             try:
-                source = open_source(spec)
+                w, h = (int(v) for v in self.size_combo.currentText().split("x"))
+                source = open_source(spec, camera_size=(w, h))
             except MeshcamError as e:
                 self.source_spec = None
                 what = "No camera found" if spec.isdigit() else "Cannot open this source"
@@ -331,14 +359,31 @@ def build_window_class():
             if self.runner is not None:
                 self.runner.reader.set_paused(paused)
 
+        def _record_to(self) -> None:
+            if self.recording is not None:
+                return
+            path, _ = QtWidgets.QFileDialog.getSaveFileName(
+                self, "Record to", str(self.record_dir / f"meshcam-{time.strftime('%Y%m%d-%H%M%S')}.mp4"),
+                "MP4 video (*.mp4);;Matroska video (*.mkv)")
+            if path:
+                self._next_record_path = Path(path)
+                self.record_btn.setChecked(True)
+
         def _toggle_record(self, on: bool) -> None:
             if on:
                 stamp = time.strftime("%Y%m%d-%H%M%S")
-                video = self.record_dir / f"meshcam-{stamp}.mp4"
+                chosen = getattr(self, "_next_record_path", None)
+                self._next_record_path = None
+                video = chosen or self.record_dir / f"meshcam-{stamp}.mp4"
+                if not video.suffix:
+                    video = video.with_suffix(".mp4")
                 marks = video.with_suffix(".npz") if self.landmarks_box.isChecked() else None
+                raw = video.with_name(f"{video.stem}-raw{video.suffix}") if self.raw_box.isChecked() else None
                 fps = self.runner.source.fps if self.runner else 30.0
                 try:
-                    self.recording = RecordingSession(video, fps, marks, self.config.max_faces)
+                    # a file the user picked in the save dialog was confirmed there: replacing it is intended
+                    self.recording = RecordingSession(video, fps, marks, self.config.max_faces,
+                                                      overwrite=chosen is not None, raw_path=raw)
                 except OutputError as e:
                     self.record_btn.setChecked(False)
                     self.statusBar().showMessage(str(e), 8000)

@@ -30,9 +30,10 @@ class PipelineConfig:
     eyes: bool = True
     iris: bool = True
     smooth: bool = True
-    # Provisional, derived from the One Euro response (see README "Smoothing"); tuned on the jitter rig.
-    smooth_min_cutoff: float = 1.0
-    smooth_beta: float = 20.0
+    # Chosen on the jitter rig (`python -m benchmarks.tune_smoothing`, README "Smoothing"): the lowest
+    # still-face jitter with <= 1 frame of lag and no more error than raw on a moving face.
+    smooth_min_cutoff: float = 0.5
+    smooth_beta: float = 40.0
     smooth_d_cutoff: float = 1.0
     provider: str = "auto"
     threads: int | None = None

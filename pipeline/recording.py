@@ -167,9 +167,10 @@ class RecordingSession:
     """
 
     def __init__(self, video_path: Path, fps: float, landmarks_path: Path | None = None, max_faces: int = 1,
-                 overwrite: bool = False):
+                 overwrite: bool = False, raw_path: Path | None = None):
         from pipeline.landmarks_io import LandmarksWriter  # avoid a module cycle
         self.video = VideoRecorder(video_path, fps, overwrite)
+        self.raw = VideoRecorder(raw_path, fps, overwrite) if raw_path else None  # the camera's own frames
         self.landmarks = LandmarksWriter(landmarks_path, max_faces, overwrite) if landmarks_path else None
         self.error: Exception | None = None
         self.first_ms: float | None = None
@@ -183,6 +184,8 @@ class RecordingSession:
                 return
             try:
                 self.video.write(annotated_bgr, result.timestamp_ms)
+                if self.raw is not None:
+                    self.raw.write(result.frame_bgr, result.timestamp_ms)
                 if self.landmarks is not None:
                     self.landmarks.write(result.index, result.timestamp_ms, result.timings_ms.get("process", 0.0),
                                          result.faces)
@@ -205,7 +208,7 @@ class RecordingSession:
         if self._stopped:
             return
         self._stopped = True
-        for out in (self.video, self.landmarks):
+        for out in (self.video, self.raw, self.landmarks):
             if out is None:
                 continue
             try:

@@ -15,40 +15,103 @@ def _alpha(cutoff, freq: float):
     return 1.0 / (1.0 + freq / (2.0 * math.pi * cutoff))
 
 
+def _similarity(src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """Least-squares similarity taking (N,2) src onto dst: (2x2 A, t, scale)."""
+    mu_s, mu_d = src.mean(axis=0), dst.mean(axis=0)
+    s, d = src - mu_s, dst - mu_d
+    u, sig, vt = np.linalg.svd(d.T @ s / len(src))
+    sign = np.array([1.0, -1.0 if np.linalg.det(u) * np.linalg.det(vt) < 0 else 1.0])
+    var_s = (s ** 2).sum() / len(src)
+    if not var_s > 1e-12:  # all points coincide: only a translation is defined
+        return np.eye(2), mu_d - mu_s, 1.0
+    scale = (sig * sign).sum() / var_s
+    a = scale * (u @ np.diag(sign) @ vt)
+    return a, mu_d - mu_s @ a.T, scale
+
+
 class OneEuroLandmarks:
     """Smooths a stream of (N, D) landmark arrays for one face.
+
+    With ``stabilize`` (the default) it filters at two levels. The face's rigid motion (the least-squares
+    similarity from the previous output to the new mesh, fitted over the 468 mesh points where noise
+    averages out) goes through a One Euro filter on the pose: a still face's pose is held steady, a moving
+    head's motion passes at once. What the pose does not explain (noise and real deformation such as
+    speech) goes through the per-landmark One Euro filter. A plain low-pass on absolute positions must
+    trade lag on a moving head against noise on a still one; separating the two removes that trade.
+    Both levels share (min_cutoff, beta): both speeds are in face sizes per second.
 
     Args:
         min_cutoff: minimum cutoff frequency (Hz); lower = steadier when still.
         beta: how fast the cutoff opens with speed (per face-size/s); higher = less lag.
-        d_cutoff: cutoff (Hz) of the speed estimate.
+        d_cutoff: cutoff (Hz) of the speed estimates.
+        stabilize: two-level filtering as above; False = MediaPipe's per-landmark filter alone.
     """
 
-    def __init__(self, min_cutoff: float, beta: float, d_cutoff: float = 1.0):
+    def __init__(self, min_cutoff: float, beta: float, d_cutoff: float = 1.0, stabilize: bool = True):
         self.min_cutoff, self.beta, self.d_cutoff = min_cutoff, beta, d_cutoff
+        self.stabilize = stabilize
         self.reset()
 
     def reset(self) -> None:
         self._x = None  # last filtered value
         self._raw = None  # last raw value
-        self._dx = None  # last filtered speed
+        self._dx = None  # last filtered per-landmark speed
+        self._dpose = 0.0  # last filtered rigid speed
         self._t_ms = None
+
+    def _rigid(self, values: np.ndarray, freq: float, scale: float):
+        """Move the previous output and raw values by the filtered rigid motion.
+
+        Returns (prev_x moved by the filtered pose, prev_x moved by the full pose, prev_raw moved by the full
+        pose), or None when the mesh is incomplete."""
+        prev_x, prev_raw = self._x, self._raw
+        ok = np.isfinite(prev_x[:468, :2]).all(axis=1) & np.isfinite(values[:468, :2]).all(axis=1)
+        if ok.sum() < 3:
+            return None
+        src, dst = prev_x[:468, :2][ok], values[:468, :2][ok]
+        a, t, s = _similarity(src, dst)
+        angle = math.atan2(a[1, 0], a[0, 0])
+        centre = src.mean(axis=0)
+        shift = centre @ a.T + t - centre
+        # rigid speed in face sizes per second: centre motion, rotation and zoom at the face's rim
+        speed = (np.linalg.norm(shift) * scale + 0.5 * abs(angle) + 0.5 * abs(math.log(max(s, 1e-6)))) * freq
+        self._dpose += _alpha(self.d_cutoff, freq) * (speed - self._dpose)
+        k = _alpha(self.min_cutoff + self.beta * abs(self._dpose), freq)
+        c, sn = math.cos(k * angle), math.sin(k * angle)
+        part = (s ** k) * np.array([[c, -sn], [sn, c]])
+
+        def move(arr, lin, offset, zoom):
+            out = arr.copy()
+            out[:, :2] = (arr[:, :2] - centre) @ lin.T + centre + offset
+            if arr.shape[1] > 2:
+                out[:, 2:] *= zoom
+            return out
+        full = a / s
+        return (move(prev_x, part, k * shift, s ** k), move(prev_x, s * full, shift, s),
+                move(prev_raw, s * full, shift, s))
 
     def __call__(self, values: np.ndarray, timestamp_ms: float, object_scale: float) -> np.ndarray:
         values = np.asarray(values, np.float64)
         if self._x is None or self._x.shape != values.shape:
             self._x, self._raw, self._dx, self._t_ms = values.copy(), values.copy(), np.zeros_like(values), timestamp_ms
+            self._dpose = 0.0
             return values.astype(np.float32)
         dt_s = (timestamp_ms - self._t_ms) / 1000.0
         if dt_s <= 0:  # repeated or backwards timestamp: MediaPipe returns the raw value
             return values.astype(np.float32)
         freq = 1.0 / dt_s
         scale = 1.0 / max(object_scale, 1e-6)
-        restart = ~np.isfinite(self._x) | ~np.isfinite(values)
-        dx = np.where(restart, 0.0, (values - self._raw) * scale * freq)
+        rigid = self._rigid(values, freq, scale) if self.stabilize and values.shape[0] >= 468 else None
+        if rigid is None:
+            base = target = self._x
+            prev_raw = self._raw
+        else:
+            base, target, prev_raw = rigid  # base: output moved by filtered pose; target: by the full pose
+        restart = ~np.isfinite(base) | ~np.isfinite(values)
+        dx = np.where(restart, 0.0, (values - prev_raw) * scale * freq)
         edx = self._dx + _alpha(self.d_cutoff, freq) * (dx - self._dx)
         cutoff = self.min_cutoff + self.beta * np.abs(edx)
-        x = self._x + _alpha(cutoff, freq) * (values - self._x)
+        x = base + _alpha(cutoff, freq) * (values - target)
         x = np.where(restart, values, x)
         self._x, self._raw, self._dx, self._t_ms = x, values.copy(), np.where(restart, 0.0, edx), timestamp_ms
         return x.astype(np.float32)

@@ -250,14 +250,24 @@ def _read_image(path: Path) -> np.ndarray:
     return image
 
 
-def open_source(spec: str | int, fps: float = 30.0, image_repeat: int = 1) -> FrameSource:
+def list_cameras(limit: int = 10) -> list[int]:
+    """Camera indices that exist on this machine (Linux: /dev/videoN; elsewhere 0..3, unprobed)."""
+    dev = Path("/dev")
+    if dev.is_dir() and os.name == "posix":
+        found = sorted(int(p.name[5:]) for p in dev.glob("video*") if p.name[5:].isdigit())
+        return [i for i in found if i < limit]
+    return list(range(4))
+
+
+def open_source(spec: str | int, fps: float = 30.0, image_repeat: int = 1,
+                camera_size: tuple[int, int] = (1280, 720)) -> FrameSource:
     """Open a camera index, video file, image file or image folder from a CLI/GUI source string.
 
     Raises:
         InputError: with one line saying what is wrong.
     """
     if isinstance(spec, int) or (isinstance(spec, str) and spec.isdigit()):
-        return CameraSource(int(spec))
+        return CameraSource(int(spec), *camera_size)
     path = Path(spec).expanduser()
     if path.is_dir():
         return ImageFolderSource(path, fps)

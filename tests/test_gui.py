@@ -54,6 +54,7 @@ def test_window_toggles_records_and_closes(qapp, tmp_path):
         box.setChecked(True)
     wait(qapp, 0.3)
     window.landmarks_box.setChecked(True)
+    window.raw_box.setChecked(True)
     window.record_btn.setChecked(True)
     started = window.recording
     assert started is not None
@@ -66,6 +67,8 @@ def test_window_toggles_records_and_closes(qapp, tmp_path):
         frames = [f.to_ndarray(format="bgr24") for f in c.decode(video=0)]
     assert len(frames) == started.video.frames_written
     assert 0.8 * 3.0 * 30 <= len(frames) <= 1.2 * 3.0 * 30 + 5  # 3 s of a 30 fps clip, paced in real time
+    with av.open(str(video.with_name(video.stem + "-raw.mp4"))) as c:
+        assert sum(1 for _ in c.decode(video=0)) == len(frames)  # the raw video holds the same frames
     marks = np.load(video.with_suffix(".npz"))
     assert marks["landmarks"].shape[0] == len(frames)
     # overlays are in the recording: pixels on the face-oval line differ from the source frame there,

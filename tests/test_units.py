@@ -82,16 +82,37 @@ def test_projection_inverts_the_crop():
     np.testing.assert_allclose(corner, roi.corners()[1], atol=1e-3)  # crop (0,0) is boxPoints' top-left
 
 
-def test_one_euro_is_steady_when_still_and_follows_motion():
+def _shape(rng):
+    pts = np.zeros((478, 3))
+    pts[:, :2] = rng.uniform(-75, 75, (478, 2)) + 300
+    return pts
+
+
+def test_plain_one_euro_matches_its_low_pass_response():
     rng = np.random.default_rng(0)
-    f = OneEuroLandmarks(min_cutoff=1.0, beta=0.0)
-    truth = np.full((478, 3), 100.0)
+    f = OneEuroLandmarks(min_cutoff=1.0, beta=0.0, stabilize=False)
+    truth = _shape(rng)
     outs = np.array([f(truth + rng.normal(0, 0.5, truth.shape), i * 33.3, 150.0) for i in range(120)])
     # a 1 Hz low-pass at 30 fps keeps sqrt(a / (2 - a)) = 0.32 of white noise
-    assert np.std(outs[60:] - 100.0) == pytest.approx(0.5 * 0.32, rel=0.15)
-    f = OneEuroLandmarks(min_cutoff=1.0, beta=20.0)
-    moving = [f(truth + i * 3.0, i * 33.3, 150.0) for i in range(60)]
-    assert abs(moving[-1][0, 0] - (100 + 59 * 3.0)) < 3.0  # fast motion is followed within a frame step
+    assert np.std(outs[60:] - truth) == pytest.approx(0.5 * 0.32, rel=0.15)
+
+
+def test_stabilized_filter_is_steady_when_still_and_does_not_lag_head_motion():
+    rng = np.random.default_rng(1)
+    truth = _shape(rng)
+    still = OneEuroLandmarks(0.5, 40.0)
+    outs = np.array([still(truth + rng.normal(0, 0.5, truth.shape), i * 33.3, 150.0) for i in range(120)])
+    assert np.std(outs[30:, :, :2] - truth[:, :2]) < 0.5 * 0.5
+    moving, plain = OneEuroLandmarks(0.5, 40.0), OneEuroLandmarks(0.5, 40.0, stabilize=False)
+    err_moving, err_plain = [], []
+    for i in range(60):  # a head slowly turning and sliding: 1 px/frame and 0.2 degree/frame
+        c, s = np.cos(np.radians(0.2 * i)), np.sin(np.radians(0.2 * i))
+        pose = truth.copy()
+        pose[:, :2] = (truth[:, :2] - 300) @ np.array([[c, -s], [s, c]]).T + 300 + [1.0 * i, 0]
+        err_moving.append(np.abs(moving(pose, i * 33.3, 150.0) - pose).max())
+        err_plain.append(np.abs(plain(pose, i * 33.3, 150.0) - pose).max())
+    assert max(err_moving[20:]) < 0.5  # rigid motion passes through (measured 0.44 px)
+    assert max(err_moving[20:]) < 0.85 * max(err_plain[20:])  # measured 0.75x the plain filter's lag
 
 
 def test_one_euro_passes_nan_and_restarts_that_value():
