@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from pipeline.geometry import box_iou
+
 INPUT_SIZE = 128
 NUM_KEYPOINTS = 6  # right eye, left eye (subject's), nose tip, mouth centre, right tragion, left tragion
 SCORE_CLIP = 100.0
@@ -50,14 +52,6 @@ def decode(regressors: np.ndarray, logits: np.ndarray, min_score: float):
     return boxes[valid].astype(np.float32), kps[valid].astype(np.float32), scores[keep][valid].astype(np.float32)
 
 
-def _iou_one_to_many(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    iw = np.clip(np.minimum(box[2], boxes[:, 2]) - np.maximum(box[0], boxes[:, 0]), 0, None)
-    ih = np.clip(np.minimum(box[3], boxes[:, 3]) - np.maximum(box[1], boxes[:, 1]), 0, None)
-    inter = iw * ih
-    union = (box[2] - box[0]) * (box[3] - box[1]) + (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]) - inter
-    return np.where((inter > 0) & (union > 0), inter / np.where(union > 0, union, 1), 0.0)
-
-
 def weighted_nms(boxes: np.ndarray, keypoints: np.ndarray, scores: np.ndarray, iou_threshold: float = NMS_IOU):
     """MediaPipe's WEIGHTED non-max suppression.
 
@@ -69,7 +63,7 @@ def weighted_nms(boxes: np.ndarray, keypoints: np.ndarray, scores: np.ndarray, i
     out_b, out_k, out_s = [], [], []
     while order.size:
         top = order[0]
-        ious = _iou_one_to_many(boxes[top], boxes[order])
+        ious = np.atleast_1d(box_iou(boxes[top], boxes[order]))
         cand = order[ious > iou_threshold]
         if cand.size == 0:  # degenerate (zero-area) top box: keep it alone
             cand = order[:1]

@@ -116,3 +116,24 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     area = lambda x: np.clip(x[..., 2] - x[..., 0], 0, None) * np.clip(x[..., 3] - x[..., 1], 0, None)
     union = area(a) + area(b) - inter
     return np.squeeze(np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0))
+
+
+def similarity_transform(src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """Least-squares similarity (Umeyama) taking ``src`` onto ``dst``.
+
+    Args:
+        src, dst: (N, 2) float arrays of corresponding points.
+    Returns:
+        (A, t, scale) with dst ~ src @ A.T + t; A is scale times a rotation. Coincident src points give
+        the pure translation.
+    """
+    mu_s, mu_d = src.mean(axis=0), dst.mean(axis=0)
+    s, d = src - mu_s, dst - mu_d
+    var_s = (s ** 2).sum() / len(src)
+    if not var_s > 1e-12:
+        return np.eye(2), mu_d - mu_s, 1.0
+    u, sig, vt = np.linalg.svd(d.T @ s / len(src))
+    sign = np.array([1.0, -1.0 if np.linalg.det(u) * np.linalg.det(vt) < 0 else 1.0])
+    scale = float((sig * sign).sum() / var_s)
+    a = scale * (u @ np.diag(sign) @ vt)
+    return a, mu_d - mu_s @ a.T, scale

@@ -8,22 +8,9 @@ from collections import deque
 
 import numpy as np
 
+from pipeline.geometry import similarity_transform
+
 REGIONS = ("eyes", "iris", "lips", "contour")
-
-
-def similarity_transform(src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Least-squares similarity (Umeyama) taking ``src`` onto ``dst``: returns (A, t), dst ~ src @ A.T + t.
-
-    Args:
-        src, dst: (N, 2) float arrays of corresponding points.
-    """
-    mu_s, mu_d = src.mean(axis=0), dst.mean(axis=0)
-    s, d = src - mu_s, dst - mu_d
-    u, sig, vt = np.linalg.svd(d.T @ s / len(src))
-    sign = np.array([1.0, -1.0 if np.linalg.det(u) * np.linalg.det(vt) < 0 else 1.0])
-    var_s = (s ** 2).sum() / len(src)
-    a = ((sig * sign).sum() / var_s if var_s > 0 else 1.0) * (u @ np.diag(sign) @ vt)
-    return a, mu_d - mu_s @ a.T
 
 
 def frame_jitter(prev_px: np.ndarray, cur_px: np.ndarray, regions: dict[str, np.ndarray]) -> dict[str, float]:
@@ -37,7 +24,7 @@ def frame_jitter(prev_px: np.ndarray, cur_px: np.ndarray, regions: dict[str, np.
     iod = float(np.linalg.norm(cur[33] - cur[263]))
     if ok.sum() < 3 or not iod > 0:
         return {}
-    a, t = similarity_transform(prev[:468][ok], cur[:468][ok])
+    a, t, _ = similarity_transform(prev[:468][ok], cur[:468][ok])
     residual = np.linalg.norm(prev @ a.T + t - cur, axis=1)
     out = {}
     for name, idx in regions.items():

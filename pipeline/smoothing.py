@@ -10,23 +10,11 @@ import math
 
 import numpy as np
 
+from pipeline.geometry import similarity_transform
+
 
 def _alpha(cutoff, freq: float):
     return 1.0 / (1.0 + freq / (2.0 * math.pi * cutoff))
-
-
-def _similarity(src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
-    """Least-squares similarity taking (N,2) src onto dst: (2x2 A, t, scale)."""
-    mu_s, mu_d = src.mean(axis=0), dst.mean(axis=0)
-    s, d = src - mu_s, dst - mu_d
-    u, sig, vt = np.linalg.svd(d.T @ s / len(src))
-    sign = np.array([1.0, -1.0 if np.linalg.det(u) * np.linalg.det(vt) < 0 else 1.0])
-    var_s = (s ** 2).sum() / len(src)
-    if not var_s > 1e-12:  # all points coincide: only a translation is defined
-        return np.eye(2), mu_d - mu_s, 1.0
-    scale = (sig * sign).sum() / var_s
-    a = scale * (u @ np.diag(sign) @ vt)
-    return a, mu_d - mu_s @ a.T, scale
 
 
 class OneEuroLandmarks:
@@ -69,7 +57,7 @@ class OneEuroLandmarks:
         if ok.sum() < 3:
             return None
         src, dst = prev_x[:468, :2][ok], values[:468, :2][ok]
-        a, t, s = _similarity(src, dst)
+        a, t, s = similarity_transform(src, dst)
         angle = math.atan2(a[1, 0], a[0, 0])
         centre = src.mean(axis=0)
         shift = centre @ a.T + t - centre
