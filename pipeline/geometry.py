@@ -119,7 +119,10 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def similarity_transform(src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
-    """Least-squares similarity (Umeyama) taking ``src`` onto ``dst``.
+    """Least-squares similarity (rotation, uniform scale, translation) taking ``src`` onto ``dst``.
+
+    In 2-D this has a closed form: with centred points as complex numbers, scale x rotation is
+    sum(conj(s) * d) / sum(|s|^2), with no SVD (the smoother runs this every frame).
 
     Args:
         src, dst: (N, 2) float arrays of corresponding points.
@@ -128,12 +131,11 @@ def similarity_transform(src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, 
         the pure translation.
     """
     mu_s, mu_d = src.mean(axis=0), dst.mean(axis=0)
-    s, d = src - mu_s, dst - mu_d
-    var_s = (s ** 2).sum() / len(src)
-    if not var_s > 1e-12:
+    zs = (src[:, 0] - mu_s[0]) + 1j * (src[:, 1] - mu_s[1])
+    zd = (dst[:, 0] - mu_d[0]) + 1j * (dst[:, 1] - mu_d[1])
+    power = float(np.vdot(zs, zs).real)
+    if not power > 1e-12:
         return np.eye(2), mu_d - mu_s, 1.0
-    u, sig, vt = np.linalg.svd(d.T @ s / len(src))
-    sign = np.array([1.0, -1.0 if np.linalg.det(u) * np.linalg.det(vt) < 0 else 1.0])
-    scale = float((sig * sign).sum() / var_s)
-    a = scale * (u @ np.diag(sign) @ vt)
-    return a, mu_d - mu_s @ a.T, scale
+    a = np.vdot(zs, zd) / power  # vdot conjugates its first argument
+    lin = np.array([[a.real, -a.imag], [a.imag, a.real]])
+    return lin, mu_d - lin @ mu_s, float(abs(a))

@@ -48,35 +48,38 @@ class OneEuroLandmarks:
         self._t_ms = None
 
     def _rigid(self, values: np.ndarray, freq: float, scale: float):
-        """Move the previous output and raw values by the filtered rigid motion.
+        """Move the previous output and raw values by the rigid motion.
 
         Returns (prev_x moved by the filtered pose, prev_x moved by the full pose, prev_raw moved by the full
         pose), or None when the mesh is incomplete."""
         prev_x, prev_raw = self._x, self._raw
-        ok = np.isfinite(prev_x[:468, :2]).all(axis=1) & np.isfinite(values[:468, :2]).all(axis=1)
-        if ok.sum() < 3:
-            return None
-        src, dst = prev_x[:468, :2][ok], values[:468, :2][ok]
+        src, dst = prev_x[:468, :2], values[:468, :2]
+        if not (np.isfinite(src).all() and np.isfinite(dst).all()):
+            ok = np.isfinite(src).all(axis=1) & np.isfinite(dst).all(axis=1)
+            if ok.sum() < 3:
+                return None
+            src, dst = src[ok], dst[ok]
         a, t, s = similarity_transform(src, dst)
         angle = math.atan2(a[1, 0], a[0, 0])
         centre = src.mean(axis=0)
         shift = centre @ a.T + t - centre
         # rigid speed in face sizes per second: centre motion, rotation and zoom at the face's rim
-        speed = (np.linalg.norm(shift) * scale + 0.5 * abs(angle) + 0.5 * abs(math.log(max(s, 1e-6)))) * freq
+        speed = (math.hypot(*shift) * scale + 0.5 * abs(angle) + 0.5 * abs(math.log(max(s, 1e-6)))) * freq
         self._dpose += _alpha(self.d_cutoff, freq) * (speed - self._dpose)
         k = _alpha(self.min_cutoff + self.beta * abs(self._dpose), freq)
         c, sn = math.cos(k * angle), math.sin(k * angle)
-        part = (s ** k) * np.array([[c, -sn], [sn, c]])
+        dims = values.shape[1]
 
-        def move(arr, lin, offset, zoom):
-            out = arr.copy()
-            out[:, :2] = (arr[:, :2] - centre) @ lin.T + centre + offset
-            if arr.shape[1] > 2:
-                out[:, 2:] *= zoom
-            return out
-        full = a / s
-        return (move(prev_x, part, k * shift, s ** k), move(prev_x, s * full, shift, s),
-                move(prev_raw, s * full, shift, s))
+        def affine(lin: np.ndarray, offset: np.ndarray, zoom: float):
+            # one (D x D) matrix: x, y about the face centre; z (if any) scaled with the face
+            m = np.eye(dims) * zoom
+            m[:2, :2] = lin
+            off = np.zeros(dims)
+            off[:2] = centre + offset - lin @ centre
+            return m.T, off
+        part_m, part_off = affine((s ** k) * np.array([[c, -sn], [sn, c]]), k * shift, s ** k)
+        full_m, full_off = affine(a, shift, s)
+        return prev_x @ part_m + part_off, prev_x @ full_m + full_off, prev_raw @ full_m + full_off
 
     def __call__(self, values: np.ndarray, timestamp_ms: float, object_scale: float) -> np.ndarray:
         values = np.asarray(values, np.float64)
