@@ -10,6 +10,7 @@ import sys
 os.environ.setdefault("GLOG_minloglevel", "2")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")  # our own one-line errors say what failed
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # FFmpeg quiet (AV_LOG_QUIET)
 
 
 def _add_pipeline_args(p: argparse.ArgumentParser) -> None:

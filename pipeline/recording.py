@@ -78,6 +78,9 @@ class VideoRecorder:
     def _open(self, width: int, height: int) -> None:
         fmt = VIDEO_CONTAINERS[self.path.suffix.lower()]
         options = {"movflags": _FRAGMENTED} if fmt in ("mp4", "mov") else {}
+        # Push each finished fragment (or Matroska cluster) to the OS at once, so a killed process loses
+        # at most the fragment being built, not also what sat in FFmpeg's I/O buffer.
+        options["flush_packets"] = "1"
         try:
             self._container = av.open(str(self.path), mode="w", format=fmt, options=options)
         except (OSError, av.error.FFmpegError) as e:

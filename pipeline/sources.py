@@ -103,7 +103,7 @@ class VideoFileSource(FrameSource):
         _check_file(self.path)
         self._cap = cv2.VideoCapture(str(self.path))
         if not self._cap.isOpened():
-            raise InputError(f"{self.path.name}: not a readable video (corrupt or unsupported format)")
+            raise InputError(f"{self.path.name}: not a readable video (truncated, corrupt or unsupported format)")
         ok, first = self._cap.read()
         if not ok or first is None:
             self._cap.release()
@@ -135,7 +135,6 @@ class VideoFileSource(FrameSource):
             # The container promised more frames than decoded: truncated or corrupt data.
             self.error = (f"{self.path.name}: decoding stopped at frame {self.frames_read} of "
                           f"{self.frame_count} (file truncated or corrupt); kept the frames before it")
-            log.warning(self.error)
 
     def close(self) -> None:
         self._cap.release()
