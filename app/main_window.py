@@ -316,13 +316,18 @@ def build_window_class():
             if path:
                 self.open_source(path)
 
-        def open_source(self, spec: str) -> None:
+        def open_source(self, spec) -> None:
+            """Open a source string (camera index, path) or an already opened FrameSource."""
             self._stop_runner()
             self.jitter = JitterMeter(self.topology.region_indices())
             self.pipeline.tracker.reset()
+            self._faults_seen = 0
             try:
-                w, h = (int(v) for v in self.size_combo.currentText().split("x"))
-                source = open_source(spec, camera_size=(w, h))
+                if isinstance(spec, str):
+                    w, h = (int(v) for v in self.size_combo.currentText().split("x"))
+                    source = open_source(spec, camera_size=(w, h))
+                else:
+                    source, spec = spec, getattr(spec, "description", "source")
             except MeshcamError as e:
                 self.source_spec = None
                 what = "No camera found" if spec.isdigit() else "Cannot open this source"
@@ -427,6 +432,7 @@ def build_window_class():
             if runner.error is not None and not runner.running:
                 self._source_failed(runner.error)
                 return
+            self._check_source_health(runner)
             latest = runner.take_latest()
             if latest is None:
                 return
@@ -462,6 +468,21 @@ def build_window_class():
             self._captures.append((time.perf_counter(), r.delivered + r.dropped))
             (t0, n0), (t1, n1) = self._captures[0], self._captures[-1]
             return (n1 - n0) / (t1 - t0) if t1 > t0 else 0.0
+
+        def _check_source_health(self, runner) -> None:
+            """A camera that drops out: finalise any recording, say so, keep the window alive."""
+            source = runner.source
+            faults = getattr(source, "faults", 0)
+            if faults > getattr(self, "_faults_seen", 0):
+                self._faults_seen = faults
+                if self.recording is not None:
+                    self.stop_recording()
+                    self.statusBar().showMessage(f"camera lost: {self.record_label.text()}", 10000)
+            status = getattr(source, "status", "")
+            if status:
+                self.source_label.setText(f"⚠ {status}")
+            elif self.source_label.text().startswith("⚠"):
+                self.source_label.setText(source.description)
 
         def _source_failed(self, error: Exception) -> None:
             self.stop_recording()

@@ -156,6 +156,9 @@ class LatestFrameReader:
 
     def close(self, timeout: float = 3.0) -> None:
         self._stop.set()
+        interrupt = getattr(self.source, "interrupt", None)
+        if interrupt is not None:
+            interrupt()  # a source waiting to reconnect must not hold up the join
         with self._cond:
             self._cond.notify_all()
         self._thread.join(timeout)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -230,6 +231,63 @@ class CameraSource(FrameSource):
         self._cap.release()
 
 
+class ReconnectingCamera(FrameSource):
+    """A live camera that survives read failures and unplugging: it says what happened (``status``),
+    retries every ``retry_s`` seconds, and resumes when the camera is back. ``faults`` counts the
+    interruptions so a consumer can react (e.g. finalise a recording). Timestamps stay monotonic
+    across reconnects.
+
+    Args:
+        opener: opens the camera; raises InputError while it is absent.
+    """
+    live = True
+
+    def __init__(self, opener: Callable[[], FrameSource], retry_s: float = 1.0):
+        self._opener = opener
+        self.retry_s = retry_s
+        self._interrupt = threading.Event()
+        self._current = opener()  # an absent camera at start is the caller's "no camera" case
+        self.size, self.fps = self._current.size, self._current.fps
+        self.description = self._current.description
+        self.status = ""
+        self.faults = 0
+
+    def __iter__(self) -> Iterator[Frame]:
+        t0 = time.perf_counter()
+        clock = MonotonicClock(self.fps)
+        index = 0
+        while not self._interrupt.is_set():
+            try:
+                for f in self._current:
+                    yield Frame(index, clock((f.t_capture - t0) * 1000.0), f.frame_bgr, f.t_capture)
+                    index += 1
+                    self.status = ""
+                    if self._interrupt.is_set():
+                        return
+                raise InputError("camera stream ended")
+            except InputError as e:
+                self.faults += 1
+                self.status = f"{e}; retrying every {self.retry_s:g} s"
+                log.warning(self.status)
+                self._current.close()
+                while not self._interrupt.wait(self.retry_s):
+                    try:
+                        self._current = self._opener()
+                        self.status = "camera reconnected"
+                        log.info("camera reconnected")
+                        break
+                    except InputError as again:
+                        self.status = f"{again}; retrying every {self.retry_s:g} s"
+
+    def interrupt(self) -> None:
+        """Ask the iteration (on the capture thread) to stop, also while it waits to reconnect."""
+        self._interrupt.set()
+
+    def close(self) -> None:
+        self._interrupt.set()
+        self._current.close()
+
+
 def _check_file(path: Path) -> None:
     if not path.exists():
         raise InputError(f"{path}: no such file")
@@ -266,7 +324,8 @@ def open_source(spec: str | int, fps: float = 30.0, image_repeat: int = 1,
         InputError: with one line saying what is wrong.
     """
     if isinstance(spec, int) or (isinstance(spec, str) and spec.isdigit()):
-        return CameraSource(int(spec), *camera_size)
+        index = int(spec)
+        return ReconnectingCamera(lambda: CameraSource(index, *camera_size))
     path = Path(spec).expanduser()
     if path.is_dir():
         return ImageFolderSource(path, fps)

@@ -127,3 +127,68 @@ def test_ui_stays_responsive_on_720p(qapp):
           f" max {delay.max():.1f} ms; {shown / 3.0:.1f} frames shown per second")
     assert np.percentile(delay, 99) < 60
     assert shown > 20
+
+
+class _FlakyCamera:
+    """Fault injection: a 'camera' that plays a real clip, fails after ``fail_after`` frames, stays
+    unplugged for ``absent_tries`` reconnect attempts, then comes back."""
+
+    def __init__(self, clip, fail_after=40, absent_tries=3):
+        self.clip, self.fail_after, self.absent_tries = clip, fail_after, absent_tries
+        self.opened = 0
+        self.failed_opens = 0
+
+    def open(self):
+        from pipeline.errors import InputError
+        from pipeline.sources import FrameSource, VideoFileSource
+        if self.opened >= 1 and self.failed_opens < self.absent_tries:
+            self.failed_opens += 1
+            raise InputError("camera 0 could not be opened (not connected, or in use by another app)")
+        self.opened += 1
+        flaky, first = self, self.opened == 1
+
+        class Cam(FrameSource):
+            live = True
+
+            def __init__(self):
+                self.video = VideoFileSource(flaky.clip)
+                self.size, self.fps, self.description = self.video.size, 30.0, "fake camera 0"
+
+            def __iter__(self):
+                for i, f in enumerate(self.video):
+                    if first and i == flaky.fail_after:
+                        raise InputError("camera 0 stopped delivering frames (unplugged?)")
+                    time.sleep(1 / 30)
+                    yield f
+
+            def close(self):
+                self.video.close()
+        return Cam()
+
+
+def test_camera_unplugged_mid_recording_is_survived(qapp, tmp_path):
+    from app.main_window import build_window_class
+    from pipeline.sources import ReconnectingCamera
+    flaky = _FlakyCamera(require_media("videos", "LivePortrait_d10.mp4"))
+    window = build_window_class()(PipelineConfig(provider="cpu"), str(require_media("videos", "LivePortrait_d19.mp4")),
+                                  record_dir=tmp_path)
+    window.show()
+    window.open_source(ReconnectingCamera(flaky.open, retry_s=0.1))
+    assert wait_for(qapp, lambda: window.frames_shown >= 10, 20)
+    window.record_btn.setChecked(True)
+    recording = window.recording
+    assert wait_for(qapp, lambda: window.runner.source.faults >= 1, 20)  # unplugged
+    assert wait_for(qapp, lambda: window.recording is None, 5)  # ... and the recording was finalised
+    assert not recording.active and playable(recording.video.path) > 0
+    assert wait_for(qapp, lambda: "retrying" in window.source_label.text(), 5)  # says what happened
+    shown = window.frames_shown
+    assert wait_for(qapp, lambda: window.frames_shown > shown + 10, 20)  # ... and resumed
+    assert flaky.failed_opens == 3 and flaky.opened == 2
+    assert window.isVisible() and window.runner.running
+    window.close()
+    assert window.runner is None
+
+
+def playable(path) -> int:
+    with av.open(str(path)) as c:
+        return sum(1 for _ in c.decode(video=0))

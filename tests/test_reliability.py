@@ -101,3 +101,41 @@ def test_odd_frames(make, faces, tmp_path):
     assert bool(np.isfinite(lm).all()) == bool(faces)
     if faces:
         assert lm[:, 0].max() < frame.shape[1] + 60 and lm[:, 1].max() < frame.shape[0] + 60
+
+
+def test_full_disk_ends_the_run_with_one_line_and_a_playable_file(tmp_path, monkeypatch, capsys):
+    """Simulated ENOSPC from the muxer after 40 frames (a failing writer stands in for a full disk)."""
+    import errno
+
+    from main import main
+    from pipeline import recording
+
+    clip = require_media("videos", "LivePortrait_d19.mp4")
+    original_open = recording.VideoRecorder._open
+
+    def open_then_fill_up(self, width, height):
+        original_open(self, width, height)
+        real_mux, calls = self._container.mux, [0]
+
+        class Container:  # PyAV containers are C types: wrap instead of patching
+            def __init__(self, inner):
+                self._inner = inner
+
+            def mux(self, packet):
+                calls[0] += 1
+                if calls[0] > 40:
+                    raise OSError(errno.ENOSPC, "No space left on device")
+                return real_mux(packet)
+
+            def __getattr__(self, name):
+                return getattr(self._inner, name)
+        self._container = Container(self._container)
+
+    monkeypatch.setattr(recording.VideoRecorder, "_open", open_then_fill_up)
+    out = tmp_path / "full.mp4"
+    rc = main(["process", str(clip), "--output", str(out), "-q"])
+    err = capsys.readouterr().err
+    assert rc == 2
+    errors = [line for line in err.splitlines() if line.startswith("meshcam: error:")]
+    assert len(errors) == 1 and "disk full" in errors[0], err
+    assert 0 < playable_frames(out) <= 40
