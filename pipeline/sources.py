@@ -124,6 +124,12 @@ class VideoFileSource(FrameSource):
         clock = MonotonicClock(self.fps)
         frame, index = self._first, 0
         self._first = None
+        if frame is None:  # iterated before (looping playback): start again from the beginning
+            self._cap.release()
+            self._cap = cv2.VideoCapture(str(self.path))
+            ok, frame = self._cap.read()
+            if not ok:
+                frame = None
         while frame is not None:
             pos = self._cap.get(cv2.CAP_PROP_POS_MSEC)
             yield Frame(index, clock(pos if index else 0.0), to_bgr8(frame), time.perf_counter())

@@ -139,3 +139,14 @@ def test_full_disk_ends_the_run_with_one_line_and_a_playable_file(tmp_path, monk
     errors = [line for line in err.splitlines() if line.startswith("meshcam: error:")]
     assert len(errors) == 1 and "disk full" in errors[0], err
     assert 0 < playable_frames(out) <= 40
+
+
+def test_short_soak_keeps_memory_flat_and_leaves_no_thread():
+    """The short version of `python -m benchmarks.soak --frames 20000` (a recording and npz included)."""
+    require_media("videos", "LivePortrait_d19.mp4")
+    from benchmarks.soak import soak
+    r = soak(1500, warmup=300)
+    assert r["frames"] >= 1500
+    assert r["threads_left"] == []
+    # the npz writer holds landmarks in memory by design (~5.7 kB per face-frame); allow for that
+    assert r["growth"] < 0.10, r

@@ -255,3 +255,13 @@ def test_system_check_names_the_missing_debian_packages(monkeypatch):
     assert "no display" in system_check.check_display()
     monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
     assert system_check.check_display() is None
+
+
+def test_video_source_can_be_played_again():
+    from pipeline.sources import VideoFileSource
+    from tests.conftest import require_media
+    src = VideoFileSource(require_media("videos", "LivePortrait_d19.mp4"))
+    first = [f.frame_bgr for _, f in zip(range(3), src)]
+    again = [f.frame_bgr for _, f in zip(range(3), src)]
+    assert all((a == b).all() for a, b in zip(first, again))
+    src.close()
