@@ -45,8 +45,16 @@ class FaceDetector:
         self._outputs = [o.name for o in session.get_outputs()]  # regressors, classificators
         self.min_score = min_score
 
-    def __call__(self, frame_bgr: np.ndarray, max_faces: int | None = None) -> list[Detection]:
-        """Detect faces in a BGR uint8 frame; best first, at most ``max_faces``."""
+    def __call__(self, frame_bgr: np.ndarray, max_faces: int | None = None, quarter_turns: int = 0) -> list[Detection]:
+        """Detect faces in a BGR uint8 frame; best first, at most ``max_faces``.
+
+        ``quarter_turns`` (0-3) runs the detector on the frame turned by that many 90-degree steps
+        counter-clockwise (BlazeFace only sees roughly upright faces) and maps the results back.
+        """
+        if quarter_turns % 4:
+            turned = np.ascontiguousarray(np.rot90(frame_bgr, quarter_turns % 4))
+            return [_unturn(d, quarter_turns % 4, frame_bgr.shape[1], frame_bgr.shape[0])
+                    for d in self(turned, max_faces)]
         regressors, logits = self._session.run(self._outputs, {self._input: preprocess(frame_bgr)})
         boxes, kps, scores = blazeface.decode(regressors[0], logits[0, :, 0], self.min_score)
         boxes, kps, scores = blazeface.weighted_nms(boxes, kps, scores)
@@ -56,3 +64,20 @@ class FaceDetector:
         boxes_px = blazeface.letterbox_to_image(boxes.reshape(-1, 2, 2), w, h).reshape(-1, 4)
         kps_px = blazeface.letterbox_to_image(kps, w, h)
         return [Detection(b, k, float(s)) for b, k, s in zip(boxes_px, kps_px, scores)]
+
+
+def _unturn(det: Detection, turns: int, width: int, height: int) -> Detection:
+    """Map a detection made on np.rot90(frame, turns) back to the frame (pixel centres on integers).
+
+    One counter-clockwise rot90 of an image w pixels wide sends (x, y) to (y, w-1-x); so a point
+    (x', y') of the turned image came from (w-1-y', x'). Undo the last turn first.
+    """
+    def back(pts: np.ndarray) -> np.ndarray:
+        x, y = pts[..., 0].astype(np.float64), pts[..., 1].astype(np.float64)
+        for j in reversed(range(turns)):
+            w_j = width if j % 2 == 0 else height  # width of the image the (j+1)-th turn was applied to
+            x, y = (w_j - 1) - y, x
+        return np.stack([x, y], axis=-1).astype(np.float32)
+    corners = back(det.box_xyxy.reshape(2, 2))
+    box = np.r_[corners.min(axis=0), corners.max(axis=0)].astype(np.float32)
+    return Detection(box, back(det.keypoints_px), det.score)

@@ -20,6 +20,10 @@ from pipeline.smoothing import OneEuroLandmarks, object_scale
 from pipeline.types import TrackedFace, frozen_array
 
 ASSOCIATION_IOU = 0.5
+# While no face is tracked, every other detector pass looks at the frame turned by 90, -90 or 180
+# degrees (np.rot90 steps): BlazeFace only sees roughly upright faces, the mesh handles any roll once
+# a face is found.
+SEARCH_TURNS = (0, 1, 0, 3, 0, 2)
 
 
 @dataclass
@@ -46,6 +50,7 @@ class FaceTracker:
         self.config = config
         self._tracks: list[_Track] = []
         self._next_id = 0
+        self._searches = 0  # detector passes since a face was last tracked
 
     def set_config(self, config: PipelineConfig) -> None:
         """Apply new options from the next step on; smoothing parameters retune live filters."""
@@ -78,7 +83,8 @@ class FaceTracker:
         if len(self._tracks) < c.max_faces:
             t0 = time.perf_counter()
             self.detector.min_score = c.min_detection_confidence
-            detections = self.detector(frame_bgr, c.max_faces)
+            turns = 0 if self._tracks else SEARCH_TURNS[self._searches % len(SEARCH_TURNS)]
+            detections = self.detector(frame_bgr, c.max_faces, turns)
             timings["detect"] = (time.perf_counter() - t0) * 1000
             detector_ran = True
             for det in detections:
@@ -121,6 +127,7 @@ class FaceTracker:
             t.roi = next_roi
             kept.append(t)
         self._tracks = kept
+        self._searches = 0 if kept else self._searches + 1
         timings["mesh"] = t_mesh * 1000
         timings["smooth"] = t_smooth * 1000
         return TrackStep(faces, detector_ran, timings)

@@ -72,7 +72,8 @@ def test_truncated_video_without_its_index_is_one_clear_error(tmp_path):
 
 
 @pytest.mark.parametrize("make,faces", [
-    ("gray16", 1), ("bgra", 1), ("tiny", 0), ("huge", 1), ("border_cut", 1), ("roll_minus_90", 1), ("blank", 0)])
+    ("gray16", 1), ("bgra", 1), ("tiny", 0), ("huge", 1), ("border_cut", 1), ("roll_minus_90", 1), ("roll_plus_90", 1),
+    ("upside_down", 1), ("blank", 0)])
 def test_odd_frames(make, faces, tmp_path):
     # (BlazeFace is weaker on grayscale: the gray case uses a photo it still finds in gray)
     photo = "face_recognition_obama.jpg" if make == "gray16" else "face_recognition_obama-480p.jpg"
@@ -91,13 +92,22 @@ def test_odd_frames(make, faces, tmp_path):
         frame = img[:, int(w * 0.45):]  # the face's left side is outside the frame
     elif make == "roll_minus_90":
         frame = cv2.rotate(img, cv2.ROTATE_90_COUNTERCLOCKWISE)
+    elif make == "roll_plus_90":
+        frame = cv2.rotate(img, cv2.ROTATE_90_CLOCKWISE)
+    elif make == "upside_down":
+        frame = cv2.rotate(img, cv2.ROTATE_180)
     else:
         frame = np.full((480, 640, 3), 128, np.uint8)
     assert cv2.imwrite(str(path), frame)
-    proc = run_cli("process", path, "--landmarks", tmp_path / "lm.npz")
+    # an image repeated as a short sequence: the tracker's rotated search needs a few frames
+    folder = tmp_path / "seq"
+    folder.mkdir()
+    for i in range(6):
+        (folder / f"{i}.png").write_bytes(path.read_bytes())
+    proc = run_cli("process", folder, "--landmarks", tmp_path / "lm.npz")
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr
-    lm = np.load(tmp_path / "lm.npz")["landmarks"][0, 0]
+    lm = np.load(tmp_path / "lm.npz")["landmarks"][-1, 0]
     assert bool(np.isfinite(lm).all()) == bool(faces)
     if faces:
         assert lm[:, 0].max() < frame.shape[1] + 60 and lm[:, 1].max() < frame.shape[0] + 60
