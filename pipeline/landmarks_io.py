@@ -5,6 +5,8 @@ scale as x], NaN where no face; presence float32 (F, K); face_ids int32 (F, K), 
 timestamps_ms float64 (F,); process_ms float32 (F,). K = max faces. A face keeps its slot k while tracked.
 .csv / .jsonl: one row per frame and slot with the same values (empty slots: face_id -1, NaN / null).
 Files are written to a temporary name and renamed at close, so a partial file never passes for a whole one.
+The .npz rows stream to hidden files beside the output while running (memory stays flat on long runs)
+and are packed into the archive at close.
 """
 from __future__ import annotations
 
@@ -57,8 +59,7 @@ class LandmarksWriter:
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".part")
         os.close(fd)
         self._tmp = Path(tmp)
-        self._rows: dict[str, list] = {"landmarks": [], "presence": [], "face_ids": [], "timestamps_ms": [],
-                                       "process_ms": []}
+        self._parts: dict[str, tuple] = {}  # npz member -> (open file, dtype, row shape)
         self._file = None
         self._csv = None
         self.frames = 0
@@ -70,6 +71,13 @@ class LandmarksWriter:
             self._csv.writerow(["frame", "timestamp_ms", "process_ms", "slot", "face_id", "presence", *coords])
         elif self.kind == ".jsonl":
             self._file = open(self._tmp, "w")
+        else:
+            k = max_faces
+            for name, dtype, shape in (("landmarks", np.float32, (k, NUM_LANDMARKS, 3)), ("presence", np.float32, (k,)),
+                                       ("face_ids", np.int32, (k,)), ("timestamps_ms", np.float64, ()),
+                                       ("process_ms", np.float32, ())):
+                part = self._tmp.with_name(f"{self._tmp.name}.{name}")
+                self._parts[name] = (open(part, "wb"), dtype, shape, part)
 
     def write(self, frame_index: int, timestamp_ms: float, process_ms: float, faces) -> None:
         slots = self.slots.assign(faces)
@@ -81,8 +89,8 @@ class LandmarksWriter:
                 lms[k], pres[k], ids[k] = f.landmarks_px, f.presence, f.face_id
         try:
             if self.kind == ".npz":
-                for key, value in zip(self._rows, (lms, pres, ids, timestamp_ms, process_ms)):
-                    self._rows[key].append(value)
+                for (f, dtype, _, _), value in zip(self._parts.values(), (lms, pres, ids, timestamp_ms, process_ms)):
+                    f.write(np.asarray(value, dtype).tobytes())
             elif self.kind == ".csv":
                 for k in range(self.max_faces):
                     self._csv.writerow([frame_index, f"{timestamp_ms:.3f}", f"{process_ms:.3f}", k, ids[k],
@@ -105,16 +113,16 @@ class LandmarksWriter:
         self._closed = True
         try:
             if self.kind == ".npz":
-                k = self.max_faces
-                arrays = {
-                    "landmarks": np.array(self._rows["landmarks"], np.float32).reshape(-1, k, NUM_LANDMARKS, 3),
-                    "presence": np.array(self._rows["presence"], np.float32).reshape(-1, k),
-                    "face_ids": np.array(self._rows["face_ids"], np.int32).reshape(-1, k),
-                    "timestamps_ms": np.array(self._rows["timestamps_ms"], np.float64),
-                    "process_ms": np.array(self._rows["process_ms"], np.float32),
-                }
+                arrays = {}
+                for name, (f, dtype, shape, part) in self._parts.items():
+                    f.close()
+                    n = part.stat().st_size // (np.dtype(dtype).itemsize * int(np.prod(shape, dtype=np.int64)))
+                    arrays[name] = (np.memmap(part, dtype, "r", shape=(n, *shape)) if n else
+                                    np.zeros((0, *shape), dtype))
                 with open(self._tmp, "wb") as f:
                     np.savez(f, **arrays)
+                del arrays
+                self._remove_parts()
             else:
                 self._file.flush()
                 os.fsync(self._file.fileno())
@@ -122,13 +130,20 @@ class LandmarksWriter:
             os.replace(self._tmp, self.path)
         except OSError as e:
             self._tmp.unlink(missing_ok=True)
+            self._remove_parts()
             raise OutputError(f"cannot write {self.path.name}: {e.strerror}") from e
+
+    def _remove_parts(self) -> None:
+        for f, _, _, part in self._parts.values():
+            f.close()
+            part.unlink(missing_ok=True)
 
     def discard(self) -> None:
         """Drop the partial file (used when the run failed before producing anything)."""
         self._closed = True
         if self._file:
             self._file.close()
+        self._remove_parts()
         self._tmp.unlink(missing_ok=True)
 
 

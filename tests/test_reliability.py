@@ -160,3 +160,16 @@ def test_short_soak_keeps_memory_flat_and_leaves_no_thread():
     assert r["threads_left"] == []
     # the npz writer holds landmarks in memory by design (~5.7 kB per face-frame); allow for that
     assert r["growth"] < 0.10, r
+
+
+def test_crowd_with_many_small_faces_runs_cleanly(tmp_path):
+    clip = require_media("videos", "facenet-pytorch_video.mp4")  # 1080p street, ~40-100 px faces
+    proc = run_cli("process", clip, "--max-faces", "12", "--max-frames", "10", "--landmarks", tmp_path / "lm.npz")
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    data = np.load(tmp_path / "lm.npz")
+    assert data["landmarks"].shape == (10, 12, 478, 3)
+    ids = data["face_ids"]
+    for row in ids:  # a face is never tracked twice in one frame
+        live = row[row >= 0]
+        assert len(live) == len(set(live.tolist()))

@@ -168,6 +168,7 @@ def test_npz_contract(tmp_path):
     w.write(1, 33.3, 1.2, [])
     assert not (tmp_path / "x.npz").exists()  # only whole files appear
     w.close()
+    assert [p.name for p in tmp_path.iterdir()] == ["x.npz"]  # no temporary parts left behind
     d = np.load(tmp_path / "x.npz")
     assert d["landmarks"].shape == (2, 2, 478, 3) and d["landmarks"].dtype == np.float32
     assert d["face_ids"].tolist() == [[3, -1], [-1, -1]]
