@@ -6,6 +6,7 @@ Every comparison is a ratio of two numbers measured here, now, on the same frame
 from __future__ import annotations
 
 import json
+import os
 import logging
 import platform
 import queue
@@ -19,9 +20,9 @@ import cv2
 import numpy as np
 
 from benchmarks.cascade import CascadeMesh
-from benchmarks.jitter_rig import MOTIONS, jitter_percent, lag_frames, make_sequence, to_photo
+from benchmarks.jitter_rig import MOTIONS, jitter_percent, lag_frames, make_sequence, to_photo, track_sequence
 from benchmarks.lm68 import MESH_TO_68, OUTER_EYE_CORNERS_68, REGIONS_68
-from models.runtime import ProviderChoice, make_session
+from models.runtime import make_session
 from pipeline.config import PipelineConfig
 from pipeline.detector import detection_to_roi
 from pipeline.engine import load_engine
@@ -164,16 +165,6 @@ def bench_submodels(engine, cascade, runs: int) -> dict:
 
 
 # ---- 3. jitter -----------------------------------------------------------------------------------
-def _track_sequence(engine, seq, smooth: bool):
-    tracker = FaceTracker(engine.detector, engine.mesh, PipelineConfig(smooth=smooth))
-    out = np.full((len(seq.frames), 478, 3), np.nan)
-    for i, (f, ts) in enumerate(zip(seq.frames, seq.timestamps_ms)):
-        faces = tracker.step(f, ts).faces
-        if faces:
-            out[i] = faces[0].landmarks_px
-    return out
-
-
 def _mediapipe_sequence(mp, seq):
     out = np.full((len(seq.frames), 478, 3), np.nan)
     h, w = seq.frames[0].shape[:2]
@@ -193,8 +184,8 @@ def bench_jitter(engine, mp, regions, size: BenchSize) -> dict:
         box = engine.detector(photo, 1)[0].box_xyxy
         for motion in MOTIONS:
             seq = make_sequence(photo, box, motion, size.jitter_frames, seed=k)
-            tracks = {"mediapipe": _mediapipe_sequence(mp, seq), "meshcam raw": _track_sequence(engine, seq, False),
-                      "meshcam smoothed": _track_sequence(engine, seq, True)}
+            tracks = {"mediapipe": _mediapipe_sequence(mp, seq), "meshcam raw": track_sequence(engine, seq, False),
+                      "meshcam smoothed": track_sequence(engine, seq, True)}
             for method, lm in tracks.items():
                 per[motion][method].append(jitter_percent(to_photo(lm, seq.transforms), regions))
             if motion == "sweep":
@@ -390,13 +381,12 @@ def run_bench(out: Path, size: BenchSize, quick: bool) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     engine = load_engine("auto")
-    cpu = ProviderChoice("cpu", "benchmark")
     ref = engine.topology["refinement"]
     cascade = CascadeMesh(make_session(engine.models.path("face_landmark"), engine.provider),
                           make_session(engine.models.path("iris_landmark"), engine.provider),
                           np.r_[ref["left_eye"], ref["right_eye"]])
     regions = Topology.from_json(engine.topology).region_indices()
-    results = {"quick": quick, "machine": f"{platform.machine()}, {__import__('os').cpu_count()} cores, "
+    results = {"quick": quick, "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
                                           f"Python {platform.python_version()}"}
     steps = [("speed", lambda: bench_speed(engine, mp, size)),
              ("submodels", lambda: bench_submodels(engine, cascade, size.variant_runs)),
@@ -408,7 +398,6 @@ def run_bench(out: Path, size: BenchSize, quick: bool) -> dict:
     if engine.provider.name == "cuda":  # the CPU race is always run too, so CPU ratios are never missing
         cpu_engine = load_engine("cpu")
         results["speed_cpu"] = bench_speed(cpu_engine, mp, size)
-    del cpu
     results["seconds"] = time.perf_counter() - t0
     plots = _plots(results, out)
     (out / "results.json").write_text(json.dumps(results, indent=1))

@@ -13,6 +13,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from pipeline.config import PipelineConfig
+from pipeline.tracker import FaceTracker
+
 WINDOW = (640, 480)
 FPS = 30.0
 MOTIONS = ("still", "shake", "sweep")
@@ -100,3 +103,14 @@ def lag_frames(smoothed_window: np.ndarray, raw_window: np.ndarray, max_lag: flo
         if err < best_err:
             best, best_err = d, err
     return float(best)
+
+
+def track_sequence(engine, seq: Sequence, smooth: bool) -> np.ndarray:
+    """(N, 478, 3) landmarks of the first tracked face per frame of ``seq`` (NaN where none)."""
+    tracker = FaceTracker(engine.detector, engine.mesh, PipelineConfig(smooth=smooth))
+    out = np.full((len(seq.frames), 478, 3), np.nan)
+    for i, (frame, ts) in enumerate(zip(seq.frames, seq.timestamps_ms)):
+        faces = tracker.step(frame, ts).faces
+        if faces:
+            out[i] = faces[0].landmarks_px
+    return out

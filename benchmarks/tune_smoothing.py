@@ -14,25 +14,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.jitter_rig import jitter_percent, lag_frames, make_sequence, to_photo  # noqa: E402
-from pipeline.config import PipelineConfig  # noqa: E402
+from benchmarks.jitter_rig import jitter_percent, lag_frames, make_sequence, to_photo, track_sequence  # noqa: E402
 from pipeline.engine import load_engine  # noqa: E402
 from pipeline.smoothing import OneEuroLandmarks, object_scale  # noqa: E402
 from pipeline.topology import Topology  # noqa: E402
-from pipeline.tracker import FaceTracker  # noqa: E402
 
 PHOTOS = ["face_recognition_obama.jpg", "face_recognition_biden.jpg", "deepface_img16.jpg",
           "face_recognition_alex-lacamoire.png"]
-
-
-def track_raw(engine, seq):
-    tracker = FaceTracker(engine.detector, engine.mesh, PipelineConfig(smooth=False))
-    out = np.full((len(seq.frames), 478, 3), np.nan)
-    for i, (f, ts) in enumerate(zip(seq.frames, seq.timestamps_ms)):
-        faces = tracker.step(f, ts).faces
-        if faces:
-            out[i] = faces[0].landmarks_px
-    return out
 
 
 def smooth_offline(raw, timestamps, min_cutoff, beta, d_cutoff=1.0, stabilize=True):
@@ -50,7 +38,7 @@ def main() -> int:
         det = engine.detector(photo, 1)[0]
         for motion in ("still", "sweep"):
             seq = make_sequence(photo, det.box_xyxy, motion, 90, seed=k)
-            raws.append((motion, seq, track_raw(engine, seq)))
+            raws.append((motion, seq, track_sequence(engine, seq, smooth=False)))
     rows = []
     for mc, beta in itertools.product([0.1, 0.3, 0.5, 1.0, 2.0], [0, 2, 5, 10, 20, 40]):
         still, sweep, lag, sweep_raw = [], [], [], []
