@@ -20,7 +20,6 @@ from pipeline.drawing import OverlayStyle
 from pipeline.errors import MeshcamError, OutputError
 from pipeline.jitter import JitterMeter
 from pipeline.recording import RecordingSession
-from pipeline.topology import Topology
 
 log = logging.getLogger(__name__)
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
@@ -55,7 +54,7 @@ def build_window_class():
             self.style_ = OverlayStyle()
             self.engine = load_engine(config.provider, config.threads, config.min_detection_confidence)
             self.pipeline = Pipeline(self.engine, config, self.style_)
-            self.topology = Topology.from_json(self.engine.topology)
+            self.topology = self.pipeline.topology
             self.jitter = JitterMeter(self.topology.region_indices())
             self.runner: LiveRunner | None = None
             self.recording: RecordingSession | None = None

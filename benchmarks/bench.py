@@ -10,7 +10,6 @@ import os
 import logging
 import platform
 import queue
-import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -322,7 +321,7 @@ def _plots(results: dict, out: Path) -> list[str]:
     return files
 
 
-def _report(results: dict, plots: list[str]) -> str:
+def _report(results: dict) -> str:
     s, sub, jit, acc = results["speed"], results["submodels"], results["jitter"], results["accuracy"]
     lines = [f"# meshcam benchmark ({'quick' if results['quick'] else 'full'} run)", "",
              f"{results['machine']}. Provider: **{s['provider'].upper()}**. Every ratio is meshcam over "
@@ -399,9 +398,9 @@ def run_bench(out: Path, size: BenchSize, quick: bool) -> dict:
         cpu_engine = load_engine("cpu")
         results["speed_cpu"] = bench_speed(cpu_engine, mp, size)
     results["seconds"] = time.perf_counter() - t0
-    plots = _plots(results, out)
+    _plots(results, out)
     (out / "results.json").write_text(json.dumps(results, indent=1))
-    (out / "report.md").write_text(_report(results, plots))
+    (out / "report.md").write_text(_report(results))
     return results
 
 
@@ -416,8 +415,8 @@ def bench_cli(args) -> int:
     print(f"\n{'clip':44s} {'meshcam ms':>10s} {'MediaPipe ms':>12s} {'ratio':>6s}")
     for r in s["clips"]:
         print(f"{r['clip']:44s} {r['meshcam_ms']:10.2f} {r['mediapipe_ms']:12.2f} {r['ratio']:6.2f}")
-    print(f"\nsubmodels: " + ", ".join(f"{r['model']} {r['ms']:.2f} ms" for r in results["submodels"]["rows"]))
+    print("\nsubmodels: " + ", ".join(f"{r['model']} {r['ms']:.2f} ms" for r in results["submodels"]["rows"]))
     print("jitter smoothed/MediaPipe: " + ", ".join(f"{m} {v:.2f}" for m, v in j.items()))
-    print(f"NME all (% IOD): " + ", ".join(f"{m} {v['all']:.2f}" for m, v in results["accuracy"]["nme_percent"].items()))
+    print("NME all (% IOD): " + ", ".join(f"{m} {v['all']:.2f}" for m, v in results["accuracy"]["nme_percent"].items()))
     print(f"\nreport: {out / 'report.md'} ({results['seconds']:.0f} s)")
     return 0

@@ -17,7 +17,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.jitter_rig import jitter_percent, lag_frames, make_sequence, to_photo, track_sequence  # noqa: E402
 from pipeline.engine import load_engine  # noqa: E402
 from pipeline.smoothing import OneEuroLandmarks, object_scale  # noqa: E402
-from pipeline.topology import Topology  # noqa: E402
 
 PHOTOS = ["face_recognition_obama.jpg", "face_recognition_biden.jpg", "deepface_img16.jpg",
           "face_recognition_alex-lacamoire.png"]

@@ -82,10 +82,6 @@ class FaceMesh:
         self._io = {k: (s.get_inputs()[0].name, [o.name for o in s.get_outputs()]) for k, s in self._sessions.items()}
         self._refinement = Refinement(topology)
 
-    @property
-    def variants(self) -> list[Submodels]:
-        return list(self._sessions)
-
     def session(self, submodels: Submodels):
         return self._sessions[submodels]
 

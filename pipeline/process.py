@@ -26,7 +26,7 @@ from pipeline.sources import IMAGE_EXTS, ImageSource, open_source
 
 log = logging.getLogger(__name__)
 _END = object()
-STAGES = ("detect", "mesh", "smooth", "draw", "process")
+STAGES = ("detect", "mesh", "smooth", "process")  # measured on the tracking thread
 
 
 class Progress:
@@ -182,7 +182,7 @@ def process_cli(args: argparse.Namespace, config: PipelineConfig) -> int:
             results.put(result)
             processed += 1
             with_face += bool(result.faces)
-            for k in ("detect", "mesh", "smooth", "process"):
+            for k in STAGES:
                 stage_ms[k].append(result.timings_ms[k])
             progress.update(processed, len(result.faces))
     except KeyboardInterrupt:

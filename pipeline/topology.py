@@ -7,10 +7,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-LEFT_IRIS = np.arange(473, 478)  # subject's left: centre, then 4 edge points
-RIGHT_IRIS = np.arange(468, 473)
-OUTER_EYE_CORNERS = (33, 263)
-
 
 def _edges(pairs) -> np.ndarray:
     return np.asarray(pairs, np.int32).reshape(-1, 2)

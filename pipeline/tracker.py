@@ -131,11 +131,3 @@ class FaceTracker:
         timings["mesh"] = t_mesh * 1000
         timings["smooth"] = t_smooth * 1000
         return TrackStep(faces, detector_ran, timings)
-
-
-def inter_ocular_px(landmarks_px: np.ndarray) -> float:
-    """Outer-eye-corner distance (landmarks 33-263), the normaliser used for every error we report."""
-    return float(np.linalg.norm(landmarks_px[33, :2] - landmarks_px[263, :2]))
-
-
-
