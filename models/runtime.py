@@ -1,9 +1,11 @@
 """The one place that makes onnxruntime sessions: provider choice, threads, quiet logs, warm-up."""
 from __future__ import annotations
 
-import ctypes
 import functools
 import logging
+import os
+import sys
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,36 +26,63 @@ class ProviderChoice:
     reason: str
 
 
-def _cuda_device_count() -> int:
-    """Count CUDA devices through the driver API without touching onnxruntime (no loud warnings)."""
-    try:
-        lib = ctypes.CDLL("libcuda.so.1")
-    except OSError:
-        return 0
-    count = ctypes.c_int(0)
-    if lib.cuInit(0) != 0 or lib.cuDeviceGetCount(ctypes.byref(count)) != 0:
-        return 0
-    return count.value
-
-
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _cuda_usable() -> tuple[bool, str]:
+    """Probe CUDA through onnxruntime itself (any OS): a one-node session must really run on the CUDA provider.
+
+    onnxruntime logs loudly when the driver or libraries are missing; the probe's session is silenced.
+    """
     if _CUDA not in ort.get_available_providers():
         return False, "this onnxruntime build has no CUDA provider (install onnxruntime-gpu)"
-    if _cuda_device_count() == 0:
-        return False, "no CUDA device or driver found"
     try:
-        if hasattr(ort, "preload_dlls"):
-            ort.preload_dlls()  # finds CUDA/cuDNN shipped as nvidia-* wheels, if any
-        so = ort.SessionOptions()
-        so.log_severity_level = 4
-        probe = _probe_model()
-        sess = ort.InferenceSession(probe, so, providers=[_CUDA, _CPU])
+        with _quiet():  # a machine without CUDA makes onnxruntime print a page of library-loading errors
+            sess = _probe_session()
+            if _CUDA not in sess.get_providers() and hasattr(ort, "preload_dlls"):
+                ort.preload_dlls()  # CUDA/cuDNN shipped as nvidia-* wheels, if any; then try once more
+                sess = _probe_session()
         if _CUDA not in sess.get_providers():
-            return False, "onnxruntime could not load the CUDA provider (CUDA 12/13 or cuDNN 9 libraries missing)"
-    except Exception as e:  # onnxruntime raises plain RuntimeError/Fail for missing libraries
+            return False, ("no CUDA device, or onnxruntime could not load the CUDA provider "
+                           "(driver, CUDA 12/13 or cuDNN 9 libraries missing)")
+        sess.run(None, {"x": np.zeros(1, np.float32)})
+    except Exception as e:  # noqa: BLE001 - onnxruntime raises plain RuntimeError/Fail for missing libraries
         return False, f"CUDA provider failed to start: {str(e).splitlines()[0][:160]}"
     return True, "CUDA device found and the CUDA provider loaded"
+
+
+@contextmanager
+def _quiet():
+    """Silence stdout and stderr at the file-descriptor level (native libraries write there directly)."""
+    def flush():
+        for stream in (sys.stdout, sys.stderr):
+            if stream is not None:
+                stream.flush()
+    flush()
+    try:
+        saved = [os.dup(1), os.dup(2)]
+    except OSError:  # no console (a windowed app): nothing to silence
+        yield
+        return
+    with open(os.devnull, "w") as null:
+        os.dup2(null.fileno(), 1)
+        os.dup2(null.fileno(), 2)
+        try:
+            yield
+        finally:
+            flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
+
+
+def _probe_session() -> ort.InferenceSession:
+    so = ort.SessionOptions()
+    so.log_severity_level = 4
+    ort.set_default_logger_severity(4)
+    try:
+        return ort.InferenceSession(_probe_model(), so, providers=[_CUDA, _CPU])
+    finally:
+        ort.set_default_logger_severity(3)
 
 
 def _probe_model() -> bytes:
@@ -91,9 +120,13 @@ def default_threads() -> int:
     return 1
 
 
-def make_session(path: Path | str, provider: ProviderChoice, threads: int | None = None,
+_DTYPES = {"tensor(float)": np.float32, "tensor(uint8)": np.uint8}
+
+
+def make_session(model: Path | str | bytes, provider: ProviderChoice, threads: int | None = None,
                  warmup: bool = True) -> ort.InferenceSession:
-    """A tuned, quiet session for ``path`` on ``provider``; warmed up so the first frame is not slow."""
+    """A tuned, quiet session for ``model`` (a path or serialized bytes) on ``provider``; warmed up so the
+    first frame is not slow."""
     so = ort.SessionOptions()
     so.intra_op_num_threads = threads or default_threads()
     so.inter_op_num_threads = 1
@@ -101,9 +134,9 @@ def make_session(path: Path | str, provider: ProviderChoice, threads: int | None
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     so.log_severity_level = 3
     providers = [_CUDA, _CPU] if provider.name == "cuda" else [_CPU]
-    sess = ort.InferenceSession(str(path), so, providers=providers)
+    sess = ort.InferenceSession(model if isinstance(model, bytes) else str(model), so, providers=providers)
     if warmup:
-        feeds = {i.name: np.zeros([d if isinstance(d, int) else 1 for d in i.shape], np.float32)
+        feeds = {i.name: np.zeros([d if isinstance(d, int) else 1 for d in i.shape], _DTYPES.get(i.type, np.float32))
                  for i in sess.get_inputs()}
         sess.run(None, feeds)
     return sess

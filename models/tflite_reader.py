@@ -105,6 +105,39 @@ def _builtin_options(schema: ModuleType, op) -> dict[str, Any]:
     return values
 
 
+def _index_vector(schema: ModuleType, kind: int, table) -> np.ndarray:
+    cls = {1: schema.Int32Vector, 2: schema.Uint16Vector, 3: schema.Uint8Vector}.get(kind)
+    if cls is None:
+        raise ModelSourceError(f"sparse tensor index vector type {kind} is not supported")
+    vec = cls()
+    vec.Init(table.Bytes, table.Pos)
+    return np.asarray(vec.ValuesAsNumpy(), np.int64)
+
+
+def _densify(schema: ModuleType, sparsity, values: np.ndarray, shape: tuple[int, ...], name: str) -> np.ndarray:
+    """A TFLite sparse constant (dense leading dims, one CSR innermost dim, no blocks) as a dense array.
+
+    The full-range detector stores its pruned 1x1 kernels this way: for each dense row, segments[r] to
+    segments[r+1] index the row's stored values and their column positions.
+    """
+    order = list(sparsity.TraversalOrderAsNumpy()) if sparsity.TraversalOrderLength() else []
+    dims = [sparsity.DimMetadata(d) for d in range(sparsity.DimMetadataLength())]
+    formats = [d.Format() for d in dims]
+    if (order != list(range(len(shape))) or sparsity.BlockMapLength() or formats[-1] != 1
+            or any(formats[:-1])):
+        raise ModelSourceError(f"{name}: sparse layout {formats}, order {order} is not supported")
+    last = dims[-1]
+    segments = _index_vector(schema, last.ArraySegmentsType(), last.ArraySegments())
+    columns = _index_vector(schema, last.ArrayIndicesType(), last.ArrayIndices())
+    rows = int(np.prod(shape[:-1]))
+    if segments.size != rows + 1 or columns.size != values.size:
+        raise ModelSourceError(f"{name}: sparse tensor sizes do not match its shape {shape}")
+    dense = np.zeros((rows, shape[-1]), values.dtype)
+    row_of = np.repeat(np.arange(rows), np.diff(segments))
+    dense[row_of, columns] = values
+    return dense.reshape(shape)
+
+
 def read_tflite(path: Path) -> TFLiteGraph:
     """Parse ``path`` into a :class:`TFLiteGraph`.
 
@@ -140,7 +173,12 @@ def read_tflite(path: Path) -> TFLiteGraph:
         b = model.Buffers(t.Buffer())
         data = None
         if b.DataLength():
-            data = np.frombuffer(b.DataAsNumpy().tobytes(), dtype=dtype).reshape(shape).copy()
+            data = np.frombuffer(b.DataAsNumpy().tobytes(), dtype=dtype)
+            sparsity = t.Sparsity()
+            if sparsity:
+                data = _densify(schema, sparsity, data, shape, t.Name().decode())
+            else:
+                data = data.reshape(shape).copy()
         tensors.append(Tensor(ti, t.Name().decode(), shape, dtype, data))
 
     operators = []

@@ -1,72 +1,112 @@
-"""Submodel variants of the attention mesh: the same graph pruned to the outputs a toggle set needs.
+"""Submodels of the attention mesh and what each set computes (no onnx here: imported per frame).
 
-The mesh and the face flag are always kept. Lips, eyes and irises are the paper's submodels; the two eye
-sub-networks produce both the eye contour and the iris, so an eye branch survives pruning when either
-its eye or its iris output is wanted, and the unwanted head alone is cut.
+The mesh and the face flag always run. The refinement network has three crops (lips, left eye, right eye)
+and five heads on them (lips, the two eye contours, the two irises); a set computes only the crops its
+heads need (models/lean_graph.py builds its graph), so a submodel switched off costs nothing.
 """
 from __future__ import annotations
 
-from itertools import product
-
-import onnx
-from onnx import helper
-
-SUBMODELS = ("lips", "eyes", "iris")
-ALWAYS = ("output_mesh_identity", "conv_faceflag")
-SUBMODEL_OUTPUTS = {
-    "lips": ("output_lips",),
-    "eyes": ("output_left_eye", "output_right_eye"),
-    "iris": ("output_left_iris", "output_right_iris"),
-}
+import enum
+from dataclasses import dataclass
 
 
-def variant_key(lips: bool, eyes: bool, iris: bool) -> str:
-    """Stable file-name key, e.g. 'mesh', 'mesh+lips', 'mesh+lips+eyes+iris'."""
-    on = [name for name, flag in zip(SUBMODELS, (lips, eyes, iris)) if flag]
-    return "+".join(["mesh", *on])
+class Submodels(enum.Flag):
+    """Attention-mesh submodels to compute (the mesh itself always runs). Any subset is valid.
+
+    "Left"/"right" are the SUBJECT's own, as in ARKit and MediaPipe's FACEMESH_LEFT_EYE (corners 263/362,
+    iris 473-477; on the image's right in an unmirrored frame). Careful: the tflite's ``output_left_eye`` /
+    ``output_left_iris`` heads are the OTHER eye (image-left = the subject's right: corners 33/133, iris
+    468-472), so LEFT_EYE selects the model's "right" branch. An iris needs its eye's branch, which also
+    yields the eye contour; a variant without the contour still cuts that head.
+    """
+    NONE = 0
+    LIPS = enum.auto()
+    LEFT_EYE = enum.auto()
+    RIGHT_EYE = enum.auto()
+    LEFT_IRIS = enum.auto()
+    RIGHT_IRIS = enum.auto()
+    EYES = LEFT_EYE | RIGHT_EYE
+    IRISES = LEFT_IRIS | RIGHT_IRIS
+    ALL = LIPS | EYES | IRISES
+
+    @classmethod
+    def from_flags(cls, lips: bool, eyes: bool, iris: bool) -> Submodels:
+        return (cls.LIPS if lips else cls.NONE) | (cls.EYES if eyes else cls.NONE) | (cls.IRISES if iris else cls.NONE)
+
+    @classmethod
+    def parse(cls, text: str) -> Submodels:
+        """'all', 'none', or names joined by '+' or ',' (lips, eyes, irises, left_eye, right_iris, ...)."""
+        out = cls.NONE
+        for part in filter(None, (p.strip().lower() for p in text.replace(",", "+").split("+"))):
+            name = {"iris": "IRISES", "eye": "EYES", "mesh": "NONE"}.get(part, part.upper())
+            if name not in cls.__members__:
+                raise ValueError(f"unknown submodel {part!r} (use lips, eyes, irises, left_eye, right_eye, "
+                                 "left_iris, right_iris, all or none)")
+            out |= cls[name]
+        return out
+
+    @property
+    def label(self) -> str:
+        if self == Submodels.ALL:
+            return "all"
+        parts = [m.name.lower() for m in (Submodels.LIPS, Submodels.EYES, Submodels.IRISES) if m in self]
+        parts += [m.name.lower() for m in (Submodels.LEFT_EYE, Submodels.RIGHT_EYE, Submodels.LEFT_IRIS,
+                                          Submodels.RIGHT_IRIS)
+                  if m in self and not any(m in g and g in self for g in (Submodels.EYES, Submodels.IRISES))]
+        return "+".join(parts) or "none"
 
 
-def all_variants() -> list[tuple[bool, bool, bool]]:
-    return list(product((False, True), repeat=3))
+# Crops (stems) and heads in the order the lean graph stacks them; each head reads one crop.
+STEMS = ("lips", "left_eye", "right_eye")
+HEADS = ("lips", "left_eye", "left_iris", "right_eye", "right_iris")
+HEAD_STEM = {"lips": "lips", "left_eye": "left_eye", "left_iris": "left_eye", "right_eye": "right_eye",
+             "right_iris": "right_eye"}
+# Head names are the model's own (output_left_eye, ...), which are the viewer's: its "left" eye head refines
+# landmarks 33-133 (MediaPipe's FACEMESH_RIGHT_EYE, the subject's right eye) and its "left" iris fills 468-472
+# (FACEMESH_RIGHT_IRIS). Submodels name the subject's own side, so they cross over here.
+HEAD_FLAG = {"lips": Submodels.LIPS, "left_eye": Submodels.RIGHT_EYE, "left_iris": Submodels.RIGHT_IRIS,
+             "right_eye": Submodels.LEFT_EYE, "right_iris": Submodels.LEFT_IRIS}
+HEAD_POINTS = {"lips": 80, "left_eye": 71, "left_iris": 5, "right_eye": 71, "right_iris": 5}
+
+# Speed presets. Measured (mesh time relative to full, one face, cold-ish calls; mean distance to MediaPipe's
+# refined landmarks on 28 shared photos, % IOD): fast = mesh only 0.53x, 0.95 % (no irises); lips 0.66x, 0.48 %;
+# irises 0.90x, 0.93 %; eyes + irises 0.97x, 0.47 %; lips + eyes 1.0x, 0.011 %; full 1.0x, 0.011 %. The first
+# crop costs most (crops share one merged branch), so balanced = lips: half fast's error at a quarter of the
+# way from fast to full (no irises: gaze is off).
+PRESETS = {"full": Submodels.ALL, "balanced": Submodels.LIPS, "fast": Submodels.NONE}
 
 
-def outputs_for(lips: bool, eyes: bool, iris: bool) -> list[str]:
-    names = list(ALWAYS)
-    for name, flag in zip(SUBMODELS, (lips, eyes, iris)):
-        if flag:
-            names += SUBMODEL_OUTPUTS[name]
-    return names
+@dataclass(frozen=True)
+class Layout:
+    """Which crops and heads a submodel set computes, in stacking order."""
+    stems: tuple[str, ...]
+    heads: tuple[str, ...]
+
+    @staticmethod
+    def of(submodels: Submodels) -> Layout:
+        heads = tuple(h for h in HEADS if HEAD_FLAG[h] in submodels)
+        stems = tuple(s for s in STEMS if any(HEAD_STEM[h] == s for h in heads))
+        return Layout(stems, heads)
+
+    @property
+    def points(self) -> int:
+        """Values per head in the padded ``refine_points`` output (the longest head's x, y count)."""
+        return max((HEAD_POINTS[h] for h in self.heads), default=0) * 2
 
 
-def prune(model: onnx.ModelProto, keep_outputs: list[str]) -> onnx.ModelProto:
-    """Copy of ``model`` holding only the nodes and initializers the kept outputs depend on."""
-    graph = model.graph
-    by_output = {}
-    for node in graph.node:
-        for out in node.output:
-            by_output[out] = node
-    needed_nodes, needed_tensors = set(), set(keep_outputs)
-    stack = list(keep_outputs)
-    while stack:
-        node = by_output.get(stack.pop())
-        if node is None or id(node) in needed_nodes:
-            continue
-        needed_nodes.add(id(node))
-        for name in node.input:
-            if name and name not in needed_tensors:
-                needed_tensors.add(name)
-                stack.append(name)
-    nodes = [n for n in graph.node if id(n) in needed_nodes]  # original order stays topological
-    inits = [t for t in graph.initializer if t.name in needed_tensors]
-    outputs = [o for o in graph.output if o.name in keep_outputs]
-    missing = set(keep_outputs) - {o.name for o in outputs}
-    if missing:
-        raise ValueError(f"model has no outputs {sorted(missing)}")
-    pruned = helper.make_graph(nodes, graph.name, list(graph.input), outputs, inits)
-    out = helper.make_model(pruned, opset_imports=list(model.opset_import), producer_name=model.producer_name,
-                            doc_string=model.doc_string)
-    out.ir_version = model.ir_version
-    for prop in model.metadata_props:
-        out.metadata_props.add(key=prop.key, value=prop.value)
-    onnx.checker.check_model(out)
+def variant_key(submodels: Submodels) -> str:
+    """Stable name: 'mesh' or 'mesh+lips+left_eye+...' in HEADS order."""
+    return "+".join(["mesh", *(h for h in HEADS if HEAD_FLAG[h] in submodels)])
+
+
+def all_submodel_sets() -> list[Submodels]:
+    """Every one of the 32 subsets."""
+    flags = [HEAD_FLAG[h] for h in HEADS]
+    out = []
+    for bits in range(1 << len(flags)):
+        s = Submodels.NONE
+        for i, f in enumerate(flags):
+            if bits >> i & 1:
+                s |= f
+        out.append(s)
     return out

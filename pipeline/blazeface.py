@@ -1,49 +1,72 @@
-"""Pure-numpy BlazeFace (short range) maths: anchors, decoding, weighted NMS, letterbox projection.
+"""Pure-numpy BlazeFace maths: anchors, decoding, weighted NMS, letterbox projection.
 
-Numbers from fact sheet §3 (ssd_anchors_calculator, tensors_to_detections_calculator,
-non_max_suppression_calculator in MediaPipe); nothing here touches onnxruntime.
+Short range (fact sheet §3): 128x128 input, 896 anchors. Full range (MediaPipe's
+face_detection_full_range.pbtxt over face_detection.pbtxt's defaults): 192x192 input, one SSD layer of
+stride 4 without the interpolated anchor, so one anchor per cell of a 48x48 grid (2304); decoding scales
+192; the rest (letterbox, [-1,1], keypoints, weighted NMS at IoU 0.3) as short range. Nothing here
+touches onnxruntime.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
 from pipeline.geometry import box_iou
 
-INPUT_SIZE = 128
 NUM_KEYPOINTS = 6  # right eye, left eye (subject's), nose tip, mouth centre, right tragion, left tragion
 SCORE_CLIP = 100.0
 NMS_IOU = 0.3
 
 
-def ssd_anchors() -> np.ndarray:
-    """(896, 2) float32 anchor centres in [0,1]: 2 per cell on 16x16 (stride 8), then 6 per cell on 8x8.
+def ssd_anchors(grids: tuple[tuple[int, int], ...] = ((16, 2), (8, 6))) -> np.ndarray:
+    """(A, 2) float32 anchor centres in [0,1], per (grid size, anchors per cell); short range by default:
+    2 per cell on 16x16 (stride 8), then 6 per cell on 8x8.
 
     fixed_anchor_size makes every anchor 1x1, so only centres matter."""
     out = []
-    for fm, per_cell in ((16, 2), (8, 6)):
+    for fm, per_cell in grids:
         ys, xs = np.meshgrid((np.arange(fm) + 0.5) / fm, (np.arange(fm) + 0.5) / fm, indexing="ij")
         centres = np.stack([xs.ravel(), ys.ravel()], axis=1)
         out.append(np.repeat(centres, per_cell, axis=0))  # loop order: y, x, anchor in cell
     return np.concatenate(out).astype(np.float32)
 
 
-ANCHORS = ssd_anchors()
+@dataclass(frozen=True)
+class BlazeFaceSpec:
+    """One BlazeFace model: its converted file, square input side, anchor centres (A, 2) and the lowest
+    score threshold its MediaPipe graph ever applies (``score_floor``)."""
+    name: str
+    model: str
+    input_size: int
+    anchors: np.ndarray
+    score_floor: float = 0.0
 
 
-def decode(regressors: np.ndarray, logits: np.ndarray, min_score: float):
+SHORT = BlazeFaceSpec("short", "face_detection_short_range", 128, ssd_anchors())
+# MediaPipe's full-range graph keeps its own min_score_thresh 0.6 whatever min_detection_confidence says (its
+# Python FaceDetection returns the same detections at 0.3 and 0.5); with the same floor our boxes match its
+# box for box (IoU 1.000 on the shared group photos), while weaker candidates shift the weighted NMS average.
+FULL = BlazeFaceSpec("full", "face_detection_full_range_sparse", 192, ssd_anchors(((48, 1),)), score_floor=0.6)
+SPECS = {s.name: s for s in (SHORT, FULL)}
+INPUT_SIZE = SHORT.input_size
+ANCHORS = SHORT.anchors
+
+
+def decode(regressors: np.ndarray, logits: np.ndarray, min_score: float, spec: BlazeFaceSpec = SHORT):
     """Decode raw outputs into boxes in letterbox-normalised coordinates.
 
     Args:
-        regressors: (896, 16) float32 raw box + keypoint offsets.
-        logits: (896,) float32 raw class logits.
+        regressors: (A, 16) float32 raw box + keypoint offsets.
+        logits: (A,) float32 raw class logits.
         min_score: keep detections with sigmoid score >= this.
     Returns:
         boxes_xyxy (N, 4), keypoints (N, 6, 2), scores (N,), all float32 in [0,1] tensor space.
     """
     scores = 1.0 / (1.0 + np.exp(-np.clip(logits.astype(np.float64), -SCORE_CLIP, SCORE_CLIP)))
     keep = scores >= min_score
-    r = regressors[keep] / INPUT_SIZE
-    a = ANCHORS[keep]
+    r = regressors[keep] / spec.input_size
+    a = spec.anchors[keep]
     cx, cy = r[:, 0] + a[:, 0], r[:, 1] + a[:, 1]
     w, h = r[:, 2], r[:, 3]
     boxes = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1)

@@ -1,4 +1,4 @@
-"""FaceDetector: BlazeFace short-range on one onnxruntime session (pre/post-processing in numpy)."""
+"""FaceDetector: BlazeFace (short or full range) on one onnxruntime session (pre/post-processing in numpy)."""
 from __future__ import annotations
 
 import cv2
@@ -9,8 +9,8 @@ from pipeline.geometry import RotatedRect, rotation_from_points, square_scaled_r
 from pipeline.types import Detection
 
 
-def preprocess(frame_bgr: np.ndarray) -> np.ndarray:
-    """Letterbox the whole frame into a (1,128,128,3) RGB float32 tensor in [-1, 1].
+def preprocess(frame_bgr: np.ndarray, size: int = blazeface.INPUT_SIZE) -> np.ndarray:
+    """Letterbox the whole frame into a (1,size,size,3) RGB float32 tensor in [-1, 1].
 
     Pixels outside the image are black before normalisation (-1 in the tensor), as MediaPipe pads.
     The warp is MediaPipe's exact warpPerspective: this whole-frame downscale decides borderline
@@ -18,8 +18,8 @@ def preprocess(frame_bgr: np.ndarray) -> np.ndarray:
     """
     h, w = frame_bgr.shape[:2]
     side = float(max(w, h))
-    crop = warp_crop(frame_bgr, RotatedRect(w / 2, h / 2, side, side, 0.0), blazeface.INPUT_SIZE,
-                     blazeface.INPUT_SIZE, cv2.BORDER_CONSTANT, exact=True)
+    crop = warp_crop(frame_bgr, RotatedRect(w / 2, h / 2, side, side, 0.0), size, size, cv2.BORDER_CONSTANT,
+                     exact=True)
     rgb = cv2.cvtColor(crop, cv2.COLOR_BGR2RGB)
     return (rgb.astype(np.float32) * (2.0 / 255.0) - 1.0)[None]
 
@@ -32,31 +32,38 @@ def detection_to_roi(det: Detection) -> RotatedRect:
 
 
 class FaceDetector:
-    """BlazeFace front (short range) detector.
+    """BlazeFace detector, short range (faces over ~1/8 of the frame) or full range (sparse; smaller faces).
 
     Args:
-        session: an onnxruntime session of face_detection_short_range.onnx.
-        min_score: detection confidence threshold (MediaPipe's min_detection_confidence).
+        session: an onnxruntime session of the spec's converted model.
+        min_score: default detection confidence threshold (MediaPipe's min_detection_confidence); each call
+            may pass its own.
+        spec: blazeface.SHORT or blazeface.FULL.
     """
 
-    def __init__(self, session, min_score: float = 0.5):
+    def __init__(self, session, min_score: float = 0.5, spec: blazeface.BlazeFaceSpec = blazeface.SHORT):
         self._session = session
         self._input = session.get_inputs()[0].name
         self._outputs = [o.name for o in session.get_outputs()]  # regressors, classificators
         self.min_score = min_score
+        self.spec = spec
 
-    def __call__(self, frame_bgr: np.ndarray, max_faces: int | None = None, quarter_turns: int = 0) -> list[Detection]:
-        """Detect faces in a BGR uint8 frame; best first, at most ``max_faces``.
+    def __call__(self, frame_bgr: np.ndarray, max_faces: int | None = None, quarter_turns: int = 0,
+                 min_score: float | None = None) -> list[Detection]:
+        """Detect faces in a BGR uint8 frame; best first, at most ``max_faces``, score >= ``min_score``
+        (the constructor's threshold when None; never below the spec's floor, as MediaPipe).
 
         ``quarter_turns`` (0-3) runs the detector on the frame turned by that many 90-degree steps
         counter-clockwise (BlazeFace only sees roughly upright faces) and maps the results back.
         """
+        threshold = max(self.min_score if min_score is None else min_score, self.spec.score_floor)
         if quarter_turns % 4:
             turned = np.ascontiguousarray(np.rot90(frame_bgr, quarter_turns % 4))
             return [_unturn(d, quarter_turns % 4, frame_bgr.shape[1], frame_bgr.shape[0])
-                    for d in self(turned, max_faces)]
-        regressors, logits = self._session.run(self._outputs, {self._input: preprocess(frame_bgr)})
-        boxes, kps, scores = blazeface.decode(regressors[0], logits[0, :, 0], self.min_score)
+                    for d in self(turned, max_faces, 0, threshold)]
+        tensor = preprocess(frame_bgr, self.spec.input_size)
+        regressors, logits = self._session.run(self._outputs, {self._input: tensor})
+        boxes, kps, scores = blazeface.decode(regressors[0], logits[0, :, 0], threshold, self.spec)
         boxes, kps, scores = blazeface.weighted_nms(boxes, kps, scores)
         if max_faces is not None:
             boxes, kps, scores = boxes[:max_faces], kps[:max_faces], scores[:max_faces]

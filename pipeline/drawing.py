@@ -5,12 +5,14 @@ to their 5 points. Validates its inputs, never runs a model.
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
-from pipeline.topology import Topology
+from pipeline.topology import Topology, inter_ocular_px
+from pipeline.types import FrameResult
 
 _SHIFT = 4
 _ONE = 1 << _SHIFT
@@ -22,9 +24,11 @@ class OverlayStyle:
     contours: bool = True
     irises: bool = True
     lips_fill: bool = True
-    tesselation: bool = False
+    tessellation: bool = False
+    pose_axes: bool = True  # head-pose axes on the nose (needs face signals)
+    gaze_rays: bool = True  # one ray per eye (needs signals and irises)
+    lipstick: object | None = None  # pipeline.lipstick.LipstickStyle: the AR lipstick effect, drawn first
     hud: bool = True
-    mirror: bool = False  # flip the picture (selfie view); landmarks stay in source coordinates
     oval_bgr: tuple = (225, 225, 225)
     brow_bgr: tuple = (90, 200, 255)
     eye_bgr: tuple = (255, 200, 60)
@@ -88,18 +92,21 @@ def _fill_lips(frame: np.ndarray, xy: np.ndarray, topo: Topology, style: Overlay
     roi[:] = (roi * (1 - a) + np.array(style.lips_bgr, np.float32) * a).astype(np.uint8)
 
 
-def draw_face(frame: np.ndarray, landmarks_px: np.ndarray, topo: Topology, style: OverlayStyle = OverlayStyle()) -> None:
+def draw_face(frame: np.ndarray, landmarks_px: np.ndarray, topo: Topology, style: OverlayStyle = OverlayStyle(),
+              eyes_closed: tuple[bool, bool] = (False, False)) -> None:
     """Draw one face's overlays in place.
 
     Args:
         frame: (H, W, 3) uint8 BGR, modified in place.
         landmarks_px: (478, 2|3) float, source pixels; NaN rows (e.g. iris off) are skipped.
+        eyes_closed: (subject's right eye [iris 468-472], subject's left eye [iris 473-477]) closed, from the
+            blink coefficients: a closed eye's iris is not drawn.
     """
     _check(frame, landmarks_px)
     xy = landmarks_px[:, :2].astype(np.float64)
-    iod = np.linalg.norm(xy[33] - xy[263])
+    iod = inter_ocular_px(xy)
     t = style.thickness or (1 if not np.isfinite(iod) or iod < 120 else 2)
-    if style.tesselation:
+    if style.tessellation:
         draw_edges(frame, xy, topo.tesselation, style.mesh_bgr, 1)
     if style.lips_fill and np.isfinite(xy[topo.lips_outer_loop]).all():
         _fill_lips(frame, xy, topo, style)
@@ -111,7 +118,9 @@ def draw_face(frame: np.ndarray, landmarks_px: np.ndarray, topo: Topology, style
         draw_edges(frame, xy, topo.right_eye, style.eye_bgr, t)
         draw_edges(frame, xy, topo.lips, style.lips_bgr, t)
     if style.irises:
-        for idx in (np.arange(469, 473), np.arange(474, 478)):
+        for idx, closed in ((np.arange(469, 473), eyes_closed[0]), (np.arange(474, 478), eyes_closed[1])):
+            if closed:
+                continue  # an iris drawn over a closed eyelid is a confident wrong answer
             fit = fit_circle(xy[idx])
             if fit is not None:
                 (cx, cy), r = fit
@@ -132,3 +141,41 @@ def draw_hud(frame: np.ndarray, lines: list[str]) -> None:
     for i, s in enumerate(lines):
         cv2.putText(frame, s, (6, 4 + (h + base + 4) * (i + 1) - base), cv2.FONT_HERSHEY_SIMPLEX, scale,
                     (235, 235, 235), 1, cv2.LINE_AA)
+
+
+BLINK_CLOSED = 0.5  # eyeBlink coefficient above which an eye counts as closed
+
+
+def annotate(result: FrameResult, style: OverlayStyle, topology: Topology,
+             hud_lines: list[str] | None = None) -> tuple[np.ndarray, float]:
+    """A new BGR image of ``result``'s frame with overlays (effects first, then lines, HUD last), and the
+    milliseconds it took. Pure: ``result`` is never modified."""
+    t0 = time.perf_counter()
+    out = result.frame_bgr.copy()
+    for face in result.faces:
+        if style.lipstick is not None:
+            from pipeline.lipstick import apply_lipstick
+            apply_lipstick(out, face.landmarks_px, topology, style.lipstick)
+    for face in result.faces:
+        closed = _eyes_closed(face.signals)
+        draw_face(out, face.landmarks_px, topology, style, closed)
+        if face.signals is not None and (style.pose_axes or style.gaze_rays):
+            from pipeline import signal_drawing
+            if style.pose_axes:
+                signal_drawing.draw_pose_axes(out, face.signals, face.landmarks_px, (out.shape[1], out.shape[0]))
+            if style.gaze_rays:
+                signal_drawing.draw_gaze_rays(out, face.signals, face.landmarks_px)
+    if style.hud and hud_lines:
+        draw_hud(out, hud_lines)
+    return out, (time.perf_counter() - t0) * 1000
+
+
+def _eyes_closed(signals) -> tuple[bool, bool]:
+    if signals is None:
+        return (False, False)
+    from pipeline.signals import BLENDSHAPE_NAMES
+    names = list(BLENDSHAPE_NAMES)
+    # ARKit's Left is the subject's left: iris 473-477; the iris at 468-472 is the subject's right eye.
+    right = signals.blendshapes[names.index("eyeBlinkRight")] > BLINK_CLOSED
+    left = signals.blendshapes[names.index("eyeBlinkLeft")] > BLINK_CLOSED
+    return (bool(right), bool(left))

@@ -11,3 +11,7 @@ class InputError(MeshcamError):
 
 class OutputError(MeshcamError):
     """An output file cannot be written (exists, unwritable, disk full)."""
+
+
+class ConfigError(MeshcamError, ValueError):
+    """An option has a value outside its range or choices."""

@@ -26,7 +26,7 @@ class RotatedRect:
         return cv2.boxPoints(((self.center_x, self.center_y), (self.width, self.height),
                               math.degrees(self.rotation)))
 
-    def iou(self, other: "RotatedRect") -> float:
+    def iou(self, other: RotatedRect) -> float:
         """IoU of the axis-aligned boxes (MediaPipe's association compares rects this way)."""
         return float(box_iou(self.aabb(), other.aabb()))
 
@@ -113,7 +113,8 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     iw = np.clip(np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0]), 0, None)
     ih = np.clip(np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1]), 0, None)
     inter = iw * ih
-    area = lambda x: np.clip(x[..., 2] - x[..., 0], 0, None) * np.clip(x[..., 3] - x[..., 1], 0, None)
+    def area(x):
+        return np.clip(x[..., 2] - x[..., 0], 0, None) * np.clip(x[..., 3] - x[..., 1], 0, None)
     union = area(a) + area(b) - inter
     return np.squeeze(np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0))
 

@@ -9,6 +9,7 @@ from collections import deque
 import numpy as np
 
 from pipeline.geometry import similarity_transform
+from pipeline.topology import inter_ocular_px
 
 REGIONS = ("eyes", "iris", "lips", "contour")
 
@@ -21,7 +22,7 @@ def frame_jitter(prev_px: np.ndarray, cur_px: np.ndarray, regions: dict[str, np.
     """
     prev, cur = prev_px[:, :2].astype(np.float64), cur_px[:, :2].astype(np.float64)
     ok = np.isfinite(prev[:468]).all(axis=1) & np.isfinite(cur[:468]).all(axis=1)
-    iod = float(np.linalg.norm(cur[33] - cur[263]))
+    iod = inter_ocular_px(cur)
     if ok.sum() < 3 or not iod > 0:
         return {}
     a, t, _ = similarity_transform(prev[:468][ok], cur[:468][ok])

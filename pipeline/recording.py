@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import errno
 import logging
-import os
 import threading
 from fractions import Fraction
 from pathlib import Path
@@ -18,32 +17,12 @@ import cv2
 import numpy as np
 
 from pipeline.errors import OutputError
+from pipeline.output_paths import check_output_path
 
 log = logging.getLogger(__name__)
 
 VIDEO_CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
 _FRAGMENTED = "frag_keyframe+empty_moov+default_base_moof"
-
-
-def check_output_path(path: Path, overwrite: bool, allowed: dict | set) -> Path:
-    """Validate an output path before any work starts.
-
-    Raises:
-        OutputError: exists (without overwrite), unsupported extension, folder missing or unwritable.
-    """
-    path = Path(path).expanduser()
-    if path.suffix.lower() not in allowed:
-        raise OutputError(f"{path.name}: unsupported output type (use {', '.join(sorted(allowed))})")
-    if path.is_dir():
-        raise OutputError(f"{path}: is a directory")
-    if path.exists() and not overwrite:
-        raise OutputError(f"{path} already exists; pass --overwrite to replace it")
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise OutputError(f"{parent}: output folder does not exist")
-    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        raise OutputError(f"{path}: permission denied")
-    return path
 
 
 def pick_codec() -> tuple[str, dict]:
@@ -52,6 +31,19 @@ def pick_codec() -> tuple[str, dict]:
         return "libx264", {"preset": "veryfast", "crf": "20", "tune": "zerolatency"}
     log.warning("this PyAV build has no H.264 encoder; recording MPEG-4 Part 2 instead")
     return "mpeg4", {"qscale": "3"}
+
+
+def letterbox(image_bgr: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``image_bgr`` scaled to fit ``size`` (w, h) with its aspect kept, centred on black bars."""
+    w, h = size
+    ih, iw = image_bgr.shape[:2]
+    scale = min(w / iw, h / ih)
+    nw, nh = max(1, round(iw * scale)), max(1, round(ih * scale))
+    out = np.zeros((h, w, 3), np.uint8)
+    x0, y0 = (w - nw) // 2, (h - nh) // 2
+    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    out[y0:y0 + nh, x0:x0 + nw] = cv2.resize(image_bgr, (nw, nh), interpolation=interp)
+    return out
 
 
 class VideoRecorder:
@@ -96,7 +88,8 @@ class VideoRecorder:
         self._size = (width, height)
 
     def write(self, frame_bgr: np.ndarray, timestamp_ms: float) -> None:
-        """Encode one frame; the first frame fixes the video size (later frames are resized to it).
+        """Encode one frame; the first frame fixes the video size (later frames of another size are
+        letterboxed into it, never squashed).
 
         Raises:
             OutputError: the disk is full or the file cannot be written (what was written is kept).
@@ -109,7 +102,7 @@ class VideoRecorder:
                 self._open(w, h)
                 self._t0_ms = timestamp_ms
             if (w, h) != self._size:
-                frame_bgr = cv2.resize(frame_bgr, self._size)
+                frame_bgr = letterbox(frame_bgr, self._size)
             sw, sh = self._stream.width, self._stream.height
             if (sw, sh) != self._size:
                 frame_bgr = cv2.copyMakeBorder(frame_bgr, 0, sh - self._size[1], 0, sw - self._size[0],
@@ -130,7 +123,7 @@ class VideoRecorder:
         no_space = getattr(e, "errno", None) == errno.ENOSPC or "No space" in str(e)
         try:
             self._close_locked()
-        except Exception:  # the disk is the problem; the file so far stays playable (fragmented)
+        except Exception:  # noqa: BLE001 - the disk is the problem; the file so far stays playable (fragmented)
             pass
         why = "disk full" if no_space else f"write failed ({e})"
         raise OutputError(f"{why} while recording {self.path.name}; kept {self.frames_written} frames") from e
@@ -160,65 +153,3 @@ class VideoRecorder:
     @property
     def closed(self) -> bool:
         return self._closed
-
-
-class RecordingSession:
-    """An annotated recording plus an optional landmarks file, fed from the inference thread.
-
-    write() after a failure stops recording and keeps ``error`` for the UI; stop() finalises both files
-    and is safe from any thread (the GUI's stop button, window close, Ctrl-C, a camera fault).
-    """
-
-    def __init__(self, video_path: Path, fps: float, landmarks_path: Path | None = None, max_faces: int = 1,
-                 overwrite: bool = False, raw_path: Path | None = None):
-        from pipeline.landmarks_io import LandmarksWriter  # avoid a module cycle
-        self.video = VideoRecorder(video_path, fps, overwrite)
-        self.raw = VideoRecorder(raw_path, fps, overwrite) if raw_path else None  # the camera's own frames
-        self.landmarks = LandmarksWriter(landmarks_path, max_faces, overwrite) if landmarks_path else None
-        self.error: Exception | None = None
-        self.first_ms: float | None = None
-        self.last_ms: float | None = None
-        self._lock = threading.Lock()
-        self._stopped = False
-
-    def write(self, result, annotated_bgr: np.ndarray) -> None:
-        with self._lock:
-            if self._stopped:
-                return
-            try:
-                self.video.write(annotated_bgr, result.timestamp_ms)
-                if self.raw is not None:
-                    self.raw.write(result.frame_bgr, result.timestamp_ms)
-                if self.landmarks is not None:
-                    self.landmarks.write(result.index, result.timestamp_ms, result.timings_ms.get("process", 0.0),
-                                         result.faces)
-            except OutputError as e:
-                self.error = e
-                self._stop_locked()
-                return
-            self.first_ms = result.timestamp_ms if self.first_ms is None else self.first_ms
-            self.last_ms = result.timestamp_ms
-
-    @property
-    def elapsed_s(self) -> float:
-        return 0.0 if self.first_ms is None else (self.last_ms - self.first_ms) / 1000.0
-
-    @property
-    def active(self) -> bool:
-        return not self._stopped
-
-    def _stop_locked(self) -> None:
-        if self._stopped:
-            return
-        self._stopped = True
-        for out in (self.video, self.raw, self.landmarks):
-            if out is None:
-                continue
-            try:
-                out.close()
-            except OutputError as e:
-                self.error = self.error or e
-
-    def stop(self) -> None:
-        with self._lock:
-            self._stop_locked()

@@ -76,18 +76,33 @@ class MonotonicClock:
 
 
 class FrameSource:
-    """Base: iterate to get frames; ``close()`` releases the device/file. ``live`` sources drop frames."""
+    """Base: iterate to get frames; ``close()`` releases the device/file; a context manager.
+
+    Attributes every source has:
+        live: a camera (frames are dropped when the consumer is slow; never paced).
+        stills: unrelated still images (each processed on its own, like MediaPipe's static image mode).
+        fps, size (width, height) as really delivered, frame_count (None if unknown), description.
+        status: a camera's current trouble ("" when fine); faults: how many interruptions so far.
+        error: set when a file broke partway (what came before it was delivered).
+    """
     live = False
+    stills = False
     fps: float = 30.0
-    size: tuple[int, int] = (0, 0)  # (width, height) as the source really delivers
-    frame_count: int | None = None  # known length, if any
+    size: tuple[int, int] = (0, 0)
+    frame_count: int | None = None
     description = ""
+    status = ""
+    faults = 0
+    error: str | None = None
 
     def __iter__(self) -> Iterator[Frame]:
         raise NotImplementedError
 
     def close(self) -> None:
         pass
+
+    def interrupt(self) -> None:
+        """Ask an iteration on another thread to stop soon (a camera waiting to reconnect)."""
 
     def __enter__(self):
         return self
@@ -149,6 +164,7 @@ class VideoFileSource(FrameSource):
 
 class ImageSource(FrameSource):
     """One still image, yielded once (or ``repeat`` times, for the GUI to show it live)."""
+    stills = True
 
     def __init__(self, path: Path, repeat: int = 1):
         self.path = Path(path)
@@ -166,10 +182,15 @@ class ImageSource(FrameSource):
 
 
 class ImageFolderSource(FrameSource):
-    """Images in a folder, sorted by name; files that are not images are skipped with a warning."""
+    """Images in a folder, sorted by name; files that are not images are skipped with a warning.
 
-    def __init__(self, path: Path, fps: float = 30.0):
+    By default the images are unrelated photos (``stills``: each is processed on its own). With
+    ``sequence=True`` they are consecutive video frames (tracked from one to the next).
+    """
+
+    def __init__(self, path: Path, fps: float = 30.0, sequence: bool = False):
         self.path = Path(path)
+        self.stills = not sequence
         if not self.path.is_dir():
             raise InputError(f"{self.path}: not a directory")
         if not fps or not np.isfinite(fps) or fps <= 0:
@@ -180,7 +201,8 @@ class ImageFolderSource(FrameSource):
             raise InputError(f"{self.path}: no images ({', '.join(sorted(IMAGE_EXTS))}) in this folder")
         self.frame_count = len(self.files)
         self.skipped: list[str] = []
-        self.description = f"{self.path.name}/ ({len(self.files)} images)"
+        kind = "frames" if sequence else "images"
+        self.description = f"{self.path.name}/ ({len(self.files)} {kind})"
 
     def __iter__(self) -> Iterator[Frame]:
         index = 0
@@ -322,9 +344,15 @@ def list_cameras(limit: int = 10) -> list[int]:
     return list(range(4))
 
 
-def open_source(spec: str | int, fps: float = 30.0, image_repeat: int = 1,
-                camera_size: tuple[int, int] = (1280, 720)) -> FrameSource:
+def open_source(spec: str | int | Path, fps: float | None = None, image_repeat: int = 1,
+                camera_size: tuple[int, int] = (1280, 720), sequence: bool = False) -> FrameSource:
     """Open a camera index, video file, image file or image folder from a CLI/GUI source string.
+
+    Args:
+        fps: timestamps for image folders (default 30); ignored by cameras and videos (they say their own).
+        sequence: a folder holds consecutive video frames (tracked), not unrelated photos.
+    Returns:
+        A FrameSource; use it as a context manager (``with open_source(x) as source: for frame in source``).
 
     Raises:
         InputError: with one line saying what is wrong.
@@ -334,7 +362,7 @@ def open_source(spec: str | int, fps: float = 30.0, image_repeat: int = 1,
         return ReconnectingCamera(lambda: CameraSource(index, *camera_size))
     path = Path(spec).expanduser()
     if path.is_dir():
-        return ImageFolderSource(path, fps)
+        return ImageFolderSource(path, 30.0 if fps is None else fps, sequence)
     _check_file(path)
     ext = path.suffix.lower()
     if ext in IMAGE_EXTS:

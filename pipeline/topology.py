@@ -49,7 +49,7 @@ class Topology:
     refinement: dict
 
     @classmethod
-    def from_json(cls, topo: dict) -> "Topology":
+    def from_json(cls, topo: dict) -> Topology:
         c = topo["connections"]
         lips = _edges(c["FACEMESH_LIPS"])
         lips_pts = topo["refinement"]["lips"]
@@ -75,3 +75,12 @@ class Topology:
             "contour": np.unique(self.face_oval),
             "all": np.arange(478),
         }
+
+
+OUTER_EYE_CORNERS = (33, 263)  # subject's right, left: the inter-ocular distance every % IOD number uses
+
+
+def inter_ocular_px(landmarks_px: np.ndarray) -> float:
+    """Distance between the outer eye corners (33-263) in the landmarks' own units (NaN if missing)."""
+    pts = np.asarray(landmarks_px)
+    return float(np.linalg.norm(pts[OUTER_EYE_CORNERS[0], :2] - pts[OUTER_EYE_CORNERS[1], :2]))

@@ -1,4 +1,5 @@
-"""FaceTracker: the Attention Mesh paper's tracking loop.
+"""MultiFaceTracker: the Attention Mesh paper's tracking loop (internal; the public front door is
+pipeline.face_tracker.FaceTracker).
 
 Each tracked face's previous mesh gives this frame's crop; the detector runs only while fewer faces are
 tracked than wanted. Detections overlapping a tracked face are dropped (the tracked ROI wins, as in
@@ -7,6 +8,7 @@ face is tracked, and a re-acquired face gets a new id and a fresh smoother.
 """
 from __future__ import annotations
 
+import inspect
 import time
 from dataclasses import dataclass, field
 
@@ -42,15 +44,29 @@ class TrackStep:
     timings_ms: dict[str, float] = field(default_factory=dict)
 
 
-class FaceTracker:
-    """Tracks up to ``config.max_faces`` faces frame to frame. Not thread-safe: one owner thread."""
+class MultiFaceTracker:
+    """Tracks up to ``config.max_faces`` faces frame to frame. Not thread-safe: one owner thread.
 
-    def __init__(self, detector: FaceDetector, mesh: FaceMesh, config: PipelineConfig):
+    ``estimate``: optional per-face stage (signals) run on the shown landmarks; its time is "signals".
+    """
+
+    def __init__(self, detector: FaceDetector, mesh: FaceMesh, config: PipelineConfig, estimate=None):
         self.detector, self.mesh = detector, mesh
+        # --quality best: every mesh pass averages the mirrored crop too; a photo is meshed again on the crop
+        # its own landmarks give (README "Accuracy"); the live filter stays off (whole tracks are smoothed
+        # forwards and backwards afterwards).
+        self.best = config.quality == "best"
+        if self.best:
+            from pipeline.tta import AugmentedMesh
+            self.mesh = AugmentedMesh(mesh)
         self.config = config
+        self.estimate = estimate
         self._tracks: list[_Track] = []
         self._next_id = 0
         self._searches = 0  # detector passes since a face was last tracked
+        # The score threshold is a call argument where the detector takes one (never a shared attribute
+        # rewritten every frame).
+        self._score_kwarg = "min_score" in inspect.signature(detector.__call__).parameters
 
     def set_config(self, config: PipelineConfig) -> None:
         """Apply new options from the next step on; smoothing parameters retune live filters."""
@@ -71,7 +87,8 @@ class FaceTracker:
 
     def step(self, frame_bgr: np.ndarray, timestamp_ms: float) -> TrackStep:
         c = self.config
-        timings = {"detect": 0.0, "mesh": 0.0, "smooth": 0.0}
+        timings = {"detect": 0.0, "mesh": 0.0, "smooth": 0.0, "signals": 0.0}
+        frame_size = (frame_bgr.shape[1], frame_bgr.shape[0])
         detector_ran = False
         for t in self._tracks:
             t.from_detector = False
@@ -82,9 +99,8 @@ class FaceTracker:
         candidates: list[RotatedRect] = []
         if len(self._tracks) < c.max_faces:
             t0 = time.perf_counter()
-            self.detector.min_score = c.min_detection_confidence
             turns = 0 if self._tracks else SEARCH_TURNS[self._searches % len(SEARCH_TURNS)]
-            detections = self.detector(frame_bgr, c.max_faces, turns)
+            detections = self._detect(frame_bgr, turns)
             timings["detect"] = (time.perf_counter() - t0) * 1000
             detector_ran = True
             for det in detections:
@@ -96,18 +112,23 @@ class FaceTracker:
                     candidates.append(roi)
 
         faces, kept = [], []
-        t_mesh = t_smooth = 0.0
+        t_mesh = t_smooth = t_signals = 0.0
         # Tracked faces first; new detections (best first) then fill the slots still free, so a stale
         # track that fails its presence check does not cost a new face its slot.
         queue = list(self._tracks)
+        # Every tracked face, and the new detections that can take a free slot, in one mesh run (the session
+        # takes a batch: per-face cost falls with the count); a re-run or an extra candidate goes alone.
+        t0 = time.perf_counter()
+        batch = self._mesh_batch(frame_bgr, [t.roi for t in queue] + candidates[:max(0, c.max_faces - len(queue))])
+        t_mesh += time.perf_counter() - t0
         while queue or (candidates and len(kept) < c.max_faces):
             t = queue.pop(0) if queue else self._new_track(candidates.pop(0))
             t0 = time.perf_counter()
-            result = self.mesh(frame_bgr, t.roi, c.submodels)
+            result = batch.pop(0) if batch else self._mesh(frame_bgr, t.roi)
             if not result.presence > c.min_presence_confidence and t.face_id in fallback:
                 t.roi, t.from_detector = fallback.pop(t.face_id), True
                 t.smoother.reset()
-                result = self.mesh(frame_bgr, t.roi, c.submodels)
+                result = self._mesh(frame_bgr, t.roi)
             t_mesh += time.perf_counter() - t0
             if not result.presence > c.min_presence_confidence:
                 continue  # lost: the detector looks for it next frame
@@ -116,18 +137,68 @@ class FaceTracker:
             if len(kept) >= c.max_faces or any(next_roi.iou(k.roi) > ASSOCIATION_IOU for k in kept):
                 continue  # two tracks converged on one face: keep the older
             t0 = time.perf_counter()
-            if c.smooth:
+            if c.smooth and not self.best:
                 shown = t.smoother(raw, timestamp_ms, object_scale(raw))
             else:
                 t.smoother.reset()  # so turning smoothing back on does not pull towards stale values
                 shown = raw
-            t_smooth += time.perf_counter() - t0
+            t1 = time.perf_counter()
+            t_smooth += t1 - t0
+            signals = self.estimate(shown, frame_size) if self.estimate is not None and c.signals else None
+            t_signals += time.perf_counter() - t1
             faces.append(TrackedFace(t.face_id, frozen_array(shown), frozen_array(raw), result.presence, t.roi,
-                                     t.from_detector))
+                                     t.from_detector, signals))
             t.roi = next_roi
             kept.append(t)
         self._tracks = kept
         self._searches = 0 if kept else self._searches + 1
         timings["mesh"] = t_mesh * 1000
         timings["smooth"] = t_smooth * 1000
+        timings["signals"] = t_signals * 1000
         return TrackStep(faces, detector_ran, timings)
+
+    def _mesh(self, frame_bgr: np.ndarray, roi: RotatedRect):
+        return self.mesh(frame_bgr, roi, self.config.submodels)
+
+    def _mesh_batch(self, frame_bgr: np.ndarray, rois: list[RotatedRect]):
+        return self.mesh.run_batch(frame_bgr, rois, self.config.submodels) if rois else []
+
+    def _detect(self, frame_bgr: np.ndarray, turns: int):
+        c = self.config
+        if self._score_kwarg:
+            return self.detector(frame_bgr, c.max_faces, turns, min_score=c.min_detection_confidence)
+        self.detector.min_score = c.min_detection_confidence  # older detector API
+        return self.detector(frame_bgr, c.max_faces, turns)
+
+    def detect_faces(self, frame_bgr: np.ndarray) -> TrackStep:
+        """Static-image mode: every face the detector finds, each meshed once from its detection; no state is
+        read or kept, no smoothing. Rolled faces: when nothing is found upright, the frame turned by 90, -90
+        and 180 degrees is searched too."""
+        c = self.config
+        frame_size = (frame_bgr.shape[1], frame_bgr.shape[0])
+        t0 = time.perf_counter()
+        detections = []
+        for turns in (0, 1, 3, 2):
+            detections = self._detect(frame_bgr, turns)
+            if detections:
+                break
+        t1 = time.perf_counter()
+        faces, t_signals = [], 0.0
+        for det in detections:
+            roi = detection_to_roi(det)
+            if self.best:
+                from pipeline.tta import refined_mesh
+                result = refined_mesh(self.mesh.inner, frame_bgr, roi, self.config.submodels)
+            else:
+                result = self._mesh(frame_bgr, roi)
+            if not result.presence > c.min_presence_confidence:
+                continue
+            raw = frozen_array(result.landmarks_px)
+            t2 = time.perf_counter()
+            signals = self.estimate(raw, frame_size) if self.estimate is not None and c.signals else None
+            t_signals += time.perf_counter() - t2
+            faces.append(TrackedFace(len(faces), raw, raw, result.presence, roi, True, signals))
+        t3 = time.perf_counter()
+        timings = {"detect": (t1 - t0) * 1000, "mesh": (t3 - t1 - t_signals) * 1000, "smooth": 0.0,
+                   "signals": t_signals * 1000}
+        return TrackStep(faces[:c.max_faces], True, timings)

@@ -6,10 +6,15 @@ Landmark z is MediaPipe's relative depth scaled to the same pixel units as x.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from models.variants import Submodels
 from pipeline.geometry import RotatedRect
+
+if TYPE_CHECKING:
+    from pipeline.signals import FaceSignals
 
 NUM_MESH = 468
 NUM_LANDMARKS = 478
@@ -36,7 +41,7 @@ class MeshResult:
     landmarks_px: np.ndarray  # (478, 3) float32; rows 468..477 NaN when the iris submodel is off
     presence: float  # sigmoid of the face flag, 0..1
     roi: RotatedRect  # the crop this result came from
-    submodels: tuple[bool, bool, bool]  # (lips, eyes, iris) that ran
+    submodels: Submodels  # the submodels that ran
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +53,7 @@ class TrackedFace:
     presence: float
     roi: RotatedRect  # crop used on this frame
     from_detector: bool  # this frame's ROI came from the detector (a new or re-acquired face)
+    signals: FaceSignals | None = None  # head pose, expression coefficients, gaze (None when switched off)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +63,7 @@ class FrameResult:
     timestamp_ms: float
     frame_bgr: np.ndarray  # (H, W, 3) uint8, read-only
     faces: tuple[TrackedFace, ...]
-    timings_ms: dict[str, float] = field(default_factory=dict)  # capture_age, detect, mesh, smooth, draw
+    # capture_age, detect, mesh, signals, smooth, process; read-only by convention once published
+    timings_ms: dict[str, float] = field(default_factory=dict)
     detector_ran: bool = False
-    submodels: tuple[bool, bool, bool] = (True, True, True)
+    submodels: Submodels = Submodels.ALL

@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("MESHCAM_SHARED", ROOT.parent / "shared"))
-MEDIA = SHARED / "media"
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.reference import MEDIA, ROOT, SHARED  # noqa: E402,F401  (one definition of the shared root)
+
 os.environ.setdefault("GLOG_minloglevel", "2")
 os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")
 
@@ -31,9 +30,16 @@ def models():
 
 
 @pytest.fixture(scope="session")
-def engine():
-    from pipeline.engine import load_engine
-    return load_engine("cpu", threads=2)
+def tracker():
+    """One CPU FaceTracker per test session, through the public API (reset before use)."""
+    from pipeline import FaceTracker, PipelineConfig
+    return FaceTracker.create(PipelineConfig(provider="cpu", threads=2))
+
+
+@pytest.fixture(scope="session")
+def engine(tracker):
+    """The tracker's detector + mesh sessions, for stage-level tests (parity, models)."""
+    return tracker.engine
 
 
 @pytest.fixture(scope="session")

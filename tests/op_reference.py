@@ -25,11 +25,15 @@ def landmarks_to_transform_matrix(lm, subset, left, right, out_w=16, out_h=16, s
 
     def eye():
         return np.eye(4)
-    t = eye(); t[0, 3], t[1, 3] = cx, cy
-    rot = eye(); a = -r
+    t = eye()
+    t[0, 3], t[1, 3] = cx, cy
+    rot = eye()
+    a = -r
     rot[0, 0], rot[0, 1], rot[1, 0], rot[1, 1] = math.cos(a), -math.sin(a), math.sin(a), math.cos(a)
-    s = eye(); s[0, 0], s[1, 1] = scale_x * w / out_w, scale_y * h / out_h
-    t2 = eye(); t2[0, 3], t2[1, 3] = -out_w / 2, -out_h / 2
+    s = eye()
+    s[0, 0], s[1, 1] = scale_x * w / out_w, scale_y * h / out_h
+    t2 = eye()
+    t2[0, 3], t2[1, 3] = -out_w / 2, -out_h / 2
     return t @ rot @ s @ t2
 
 

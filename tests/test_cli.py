@@ -92,7 +92,12 @@ def test_image_folder_to_csv_and_jsonl(tmp_path):
     assert len(rows) == 1 + 2 * 2  # header + frames x slots
     header = rows[0].split(",")
     assert header[:6] == ["frame", "timestamp_ms", "process_ms", "slot", "face_id", "presence"]
-    assert len(header) == 6 + 478 * 3
+    from pipeline.signals import BLENDSHAPE_NAMES
+    signal_cols = 3 + 16 + len(BLENDSHAPE_NAMES) + 4  # euler, matrix, coefficients, gaze
+    assert len(header) == 6 + 478 * 3 + signal_cols
+    assert header[6 + 478 * 3: 6 + 478 * 3 + 3] == ["pitch_deg", "yaw_deg", "roll_deg"]
+    assert header[-4:] == ["gaze_left_yaw_deg", "gaze_left_pitch_deg", "gaze_right_yaw_deg", "gaze_right_pitch_deg"]
+    assert "jawOpen" in header and "eyeBlinkLeft" in header
     second_frame = [r.split(",") for r in rows[3:]]
     assert float(second_frame[0][1]) == pytest.approx(100.0)
     assert sum(int(r[4]) >= 0 for r in second_frame) == 2  # two people, two faces
@@ -100,6 +105,7 @@ def test_image_folder_to_csv_and_jsonl(tmp_path):
     assert proc.returncode == 0, proc.stderr
     lines = [json.loads(line) for line in (tmp_path / "lm.jsonl").read_text().splitlines()]
     assert len(lines) == 2 and len(lines[0]["landmarks"]) == 478
+    assert len(lines[0]["pose_euler_deg"]) == 3 and 0 <= lines[0]["blendshapes"]["jawOpen"] <= 1
 
 
 def test_ctrl_c_leaves_a_playable_recording(tmp_path):

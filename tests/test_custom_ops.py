@@ -119,7 +119,8 @@ def test_converted_detector_first_conv_pads_one_sided(models):
     assert list(pads) == [1, 1, 2, 2]  # top, left, bottom, right for 5x5 stride 2 on 128
 
 
-def test_refinement_lists_read_from_model_match_mediapipe_graph(topology):
+def test_refinement_lists_read_from_model_match_mediapipe_graph(models):
+    topology = models.topology()
     path = SHARED / "docs" / "refinement_indices.json"
     if not path.exists():
         pytest.skip("shared docs not found")

@@ -59,7 +59,7 @@ def test_landmark_files_round_trip(tmp_path, frames, k):
     rng = np.random.default_rng(len(frames))
     written = [_faces(spec, rng) for spec in frames]
     paths = {ext: tmp_path / f"lm{ext}" for ext in (".npz", ".csv", ".jsonl")}
-    for ext, path in paths.items():
+    for path in paths.values():
         w = LandmarksWriter(path, k, overwrite=True)
         for i, faces in enumerate(written):
             w.write(i, i * 33.3, 1.5, faces)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -13,8 +14,9 @@ import pytest
 
 from models import registry
 from models.errors import ModelSourceError
+from models.lean_graph import LeanAttention
 from models.runtime import _cuda_usable, choose_provider
-from models.variants import all_variants, outputs_for
+from models.variants import HEAD_FLAG, Submodels
 from tests.conftest import ROOT, require_media
 
 ATTENTION_OUTPUTS = {"output_mesh_identity": [1, 1, 1, 1404], "output_lips": [1, 1, 1, 160],
@@ -34,10 +36,18 @@ def test_attention_mesh_is_one_standard_onnx_graph_with_seven_outputs(models):
     assert [i.shape for i in sess.get_inputs()] == [[1, 192, 192, 3]]
 
 
+def test_cache_lives_in_the_user_cache_folder_unless_overridden(monkeypatch, tmp_path):
+    from platformdirs import user_cache_dir
+    monkeypatch.delenv("MESHCAM_MODEL_DIR", raising=False)
+    assert registry.model_dir() == Path(user_cache_dir("meshcam")) / "models"
+    monkeypatch.setenv("MESHCAM_MODEL_DIR", str(tmp_path / "elsewhere"))
+    assert registry.model_dir() == tmp_path / "elsewhere"
+
+
 def test_manifest_matches_live_sessions(models):
     manifest = models.manifest
     assert manifest["licence"].startswith("Apache-2.0")
-    assert len(manifest["files"]) == 4 + 8
+    assert len(manifest["files"]) == len(registry.SOURCES)  # the faithful conversions; lean graphs live in memory
     for fname, info in manifest["files"].items():
         sess = ort.InferenceSession(str(models.directory / fname), providers=["CPUExecutionProvider"])
         assert [{"name": i.name, "shape": i.shape} for i in sess.get_inputs()] == info["inputs"]
@@ -47,37 +57,90 @@ def test_manifest_matches_live_sessions(models):
         assert manifest["sources"][name]["sha256"] == registry.sha256_file(src)
 
 
-def _face_tensor():
+def _face(engine):
     img = cv2.imread(str(require_media("photos", "face_recognition_obama.jpg")))
-    from pipeline.detector import detection_to_roi, FaceDetector
+    from pipeline.detector import detection_to_roi
+    return img, detection_to_roi(engine.detector(img, 1)[0])
+
+
+def _faithful(models, img, roi) -> dict[str, np.ndarray]:
     from pipeline.mesh import preprocess
-    from models.runtime import make_session, ProviderChoice
-    det = FaceDetector(make_session(registry.ensure_models().path("face_detection_short_range"),
-                                    ProviderChoice("cpu", "test")))
-    return preprocess(img, detection_to_roi(det(img, 1)[0]))
+    full = ort.InferenceSession(str(models.path(registry.ATTENTION)), providers=["CPUExecutionProvider"])
+    return dict(zip([o.name for o in full.get_outputs()], full.run(None, {"input_1": preprocess(img, roi)})))
 
 
-def test_variants_are_pruned_and_agree_with_the_full_graph(models):
-    tensor = _face_tensor()
-    full = ort.InferenceSession(str(models.attention_variant(True, True, True)), providers=["CPUExecutionProvider"])
-    full_out = dict(zip([o.name for o in full.get_outputs()], full.run(None, {"input_1": tensor})))
-    full_nodes = len(onnx.load(models.attention_variant(True, True, True)).graph.node)
-    node_counts = {}
-    for variant in all_variants():
-        path = models.attention_variant(*variant)
-        model = onnx.load(path)
-        node_counts[variant] = len(model.graph.node)
-        sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-        names = [o.name for o in sess.get_outputs()]
-        assert sorted(names) == sorted(outputs_for(*variant))
-        for name, value in zip(names, sess.run(None, {"input_1": tensor})):
-            np.testing.assert_allclose(value, full_out[name], atol=1e-4)
-        if variant != (True, True, True):
-            assert node_counts[variant] < full_nodes
-    # mesh only is the smallest; each submodel adds nodes
-    assert node_counts[(False, False, False)] == min(node_counts.values())
-    assert node_counts[(True, False, False)] > node_counts[(False, False, False)]
-    assert node_counts[(False, True, True)] > node_counts[(False, True, False)]
+SETS = [Submodels.ALL, Submodels.NONE, Submodels.LIPS, Submodels.LEFT_EYE, Submodels.RIGHT_IRIS,
+        Submodels.LEFT_EYE | Submodels.RIGHT_IRIS, Submodels.EYES | Submodels.LIPS, Submodels.IRISES]
+
+
+def test_lean_graphs_match_the_faithful_graph_for_any_submodel_set(models, engine):
+    """Merged branches, batched crop transforms, uint8 BGR input: same 478 points as the faithful conversion
+    (each head through MediaPipe's TransformLandmarks), only what the set needs computed."""
+    img, roi = _face(engine)
+    want = _faithful(models, img, roi)
+    ref = engine.mesh._refinement
+    lean = LeanAttention(models.path(registry.ATTENTION), models.topology()["refinement"])
+    faithful_nodes = len(onnx.load(models.path(registry.ATTENTION)).graph.node)
+    nodes, weights = {}, {}
+    for subs in SETS:
+        model = onnx.load_from_string(lean(subs))
+        nodes[subs] = len(model.graph.node)
+        weights[subs] = sum(int(np.prod(t.dims)) for t in model.graph.initializer)
+        assert model.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.UINT8
+        got = engine.mesh(img, roi, subs).landmarks_px
+        # Submodels name the subject's side: 468-472 is the subject's right iris (MediaPipe's FACEMESH_RIGHT_IRIS)
+        assert np.isnan(got[468:473]).all() == (Submodels.RIGHT_IRIS not in subs)
+        assert np.isnan(got[473:]).all() == (Submodels.LEFT_IRIS not in subs)
+        # 192-space reference from the faithful outputs, projected like ours
+        pts = np.full((478, 3), np.nan, np.float32)
+        pts[:468] = want["output_mesh_identity"].reshape(468, 3)
+        for head, flag in HEAD_FLAG.items():
+            if flag in subs:
+                pts[ref.indices[head], :2] = want[f"output_{head}"].reshape(-1, 2)
+                if head in ref.iris_z:
+                    pts[ref.indices[head], 2] = pts[ref.iris_z[head], 2].mean()
+        from pipeline.geometry import project_from_crop
+        expected = project_from_crop(pts / 192.0, roi)
+        scale = roi.width / 192.0
+        np.testing.assert_allclose(got, expected, atol=2e-4 * scale * 192)  # ~0.04 px of the crop
+    assert nodes[Submodels.ALL] < 0.45 * faithful_nodes  # 799 -> ~316
+    assert nodes[Submodels.NONE] == min(nodes.values())
+    # merged heads keep the node count; what a set leaves out is not computed (weights, so MACs, drop)
+    assert weights[Submodels.NONE] < weights[Submodels.LEFT_EYE] < weights[Submodels.LEFT_EYE | Submodels.RIGHT_IRIS]
+    assert weights[Submodels.LEFT_EYE | Submodels.RIGHT_IRIS] < weights[Submodels.ALL]
+
+
+def test_faces_in_one_batch_give_the_landmarks_of_one_at_a_time(engine):
+    img, roi = _face(engine)
+    other = cv2.imread(str(require_media("photos", "face_recognition_biden.jpg")))
+    from pipeline.detector import detection_to_roi
+    roi2 = detection_to_roi(engine.detector(other, 1)[0])
+    tiled = np.zeros((max(img.shape[0], other.shape[0]), img.shape[1] + other.shape[1], 3), np.uint8)
+    tiled[:img.shape[0], :img.shape[1]] = img
+    tiled[:other.shape[0], img.shape[1]:] = other
+    roi2 = type(roi2)(roi2.center_x + img.shape[1], roi2.center_y, roi2.width, roi2.height, roi2.rotation)
+    for subs in (Submodels.ALL, Submodels.NONE, Submodels.LIPS | Submodels.LEFT_IRIS):
+        one = [engine.mesh(tiled, r, subs) for r in (roi, roi2, roi)]
+        batch = engine.mesh.run_batch(tiled, [roi, roi2, roi], subs)
+        for a, b in zip(one, batch):
+            np.testing.assert_allclose(a.landmarks_px, b.landmarks_px, atol=1e-3)
+            assert a.presence == pytest.approx(b.presence, abs=1e-6)
+        assert np.nanmax(np.abs(batch[0].landmarks_px - batch[1].landmarks_px)) > 50  # two different faces
+
+
+def test_full_range_detector_finds_small_faces_the_short_one_misses(engine):
+    """BlazeFace full range (sparse weights densified) on a WIDER group photo with faces ~60 px wide."""
+    from models.runtime import ProviderChoice, make_session
+    from pipeline import blazeface
+    from pipeline.detector import FaceDetector
+    img = cv2.imread(str(require_media("photos", "pytorch_face_landmark_12_Group_Group_12_Group_Group_12_24.jpg")))
+    full = FaceDetector(make_session(registry.ensure_models().path(blazeface.FULL.model), ProviderChoice("cpu", "t")),
+                        spec=blazeface.FULL)
+    found = full(img, 20, min_score=0.5)
+    assert engine.detector(img, 20) == [] and len(found) >= 5
+    for det in found:  # each is a face: the mesh agrees
+        from pipeline.detector import detection_to_roi
+        assert engine.mesh.is_present(engine.mesh(img, detection_to_roi(det), Submodels.NONE))
 
 
 def _copy_cache(models, tmp_path):
@@ -91,7 +154,7 @@ def _copy_cache(models, tmp_path):
 
 def test_truncated_model_is_rebuilt(models, tmp_path):
     cache = _copy_cache(models, tmp_path)
-    victim = cache / "face_landmark_with_attention.mesh+lips.onnx"
+    victim = cache / "face_landmark_with_attention.onnx"
     victim.write_bytes(victim.read_bytes()[:1000])
     rebuilt = registry.ensure_models(cache)
     assert registry.sha256_file(victim) == rebuilt.manifest["files"][victim.name]["sha256"]

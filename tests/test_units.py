@@ -14,8 +14,8 @@ from pipeline.drawing import draw_face, fit_circle
 from pipeline.errors import InputError
 from pipeline.geometry import RotatedRect, landmarks_to_rect, project_from_crop, rotation_from_points
 from pipeline.landmarks_io import LandmarksWriter, SlotAssigner
-from pipeline.runner import LatestFrameReader
-from pipeline.smoothing import OneEuroLandmarks
+from pipeline.loops import LatestFrameReader
+from pipeline.smoothing import DEFAULT_BETA, DEFAULT_MIN_CUTOFF, OneEuroLandmarks
 from pipeline.sources import Frame, FrameSource, MonotonicClock, to_bgr8
 from pipeline.topology import Topology
 from pipeline.types import TrackedFace
@@ -100,10 +100,11 @@ def test_plain_one_euro_matches_its_low_pass_response():
 def test_stabilized_filter_is_steady_when_still_and_does_not_lag_head_motion():
     rng = np.random.default_rng(1)
     truth = _shape(rng)
-    still = OneEuroLandmarks(0.5, 40.0)
+    still = OneEuroLandmarks(DEFAULT_MIN_CUTOFF, DEFAULT_BETA)
     outs = np.array([still(truth + rng.normal(0, 0.5, truth.shape), i * 33.3, 150.0) for i in range(120)])
     assert np.std(outs[30:, :, :2] - truth[:, :2]) < 0.5 * 0.5
-    moving, plain = OneEuroLandmarks(0.5, 40.0), OneEuroLandmarks(0.5, 40.0, stabilize=False)
+    moving = OneEuroLandmarks(DEFAULT_MIN_CUTOFF, DEFAULT_BETA)
+    plain = OneEuroLandmarks(DEFAULT_MIN_CUTOFF, DEFAULT_BETA, stabilize=False)
     err_moving, err_plain = [], []
     for i in range(60):  # a head slowly turning and sliding: 1 px/frame and 0.2 degree/frame
         c, s = np.cos(np.radians(0.2 * i)), np.sin(np.radians(0.2 * i))
@@ -116,16 +117,19 @@ def test_stabilized_filter_is_steady_when_still_and_does_not_lag_head_motion():
 
 
 def test_one_euro_passes_nan_and_restarts_that_value():
-    f = OneEuroLandmarks(0.05, 80.0)
-    x = np.ones((478, 3))
-    f(x, 0, 100.0)
+    rng = np.random.default_rng(2)
+    f = OneEuroLandmarks(DEFAULT_MIN_CUTOFF, DEFAULT_BETA)
+    x = _shape(rng)
+    for i in range(30):  # a still face with noise: the filter settles
+        f(x + rng.normal(0, 0.3, x.shape), i * 33.3, 150.0)
     y = x.copy()
-    y[470] = np.nan
-    assert np.isnan(f(y, 33, 100.0)[470]).all()
-    z = x * 5
-    out = f(z, 66, 100.0)
-    np.testing.assert_allclose(out[470], 5.0)  # came back: starts from the raw value
-    assert (out[0] < 5.0).all()  # others are still filtered
+    y[470] = np.nan  # irises switched off
+    assert np.isnan(f(y, 30 * 33.3, 150.0)[470]).all()
+    z = x + rng.normal(0, 0.3, x.shape)
+    z[470, :2] += 4.0  # back on, somewhere else: must not be pulled towards the value from before
+    out = f(z, 31 * 33.3, 150.0)
+    np.testing.assert_allclose(out[470, :2], z[470, :2], atol=0.2)
+    assert np.abs(out[:468] - z[:468]).mean() > 0.05  # the others are still filtered
 
 
 def test_monotonic_clock_repairs_broken_timestamps():
@@ -183,7 +187,23 @@ def test_config_validates():
         PipelineConfig(provider="gpu")
     with pytest.raises(ValueError, match="smooth_beta"):
         PipelineConfig(smooth_beta=float("nan"))
-    assert PipelineConfig().with_changes(lips=False).submodels == (False, True, True)
+    with pytest.raises(ValueError, match="detector"):
+        PipelineConfig(detector="long")
+    with pytest.raises(ValueError, match="threads"):
+        PipelineConfig(threads=0)
+    assert PipelineConfig(threads=None).threads is None
+
+
+def test_submodels_any_subset_parses_and_labels():
+    from pipeline import Submodels
+    assert Submodels.parse("lips+eyes+irises") == Submodels.ALL
+    assert Submodels.parse("none") == Submodels.NONE
+    one_eye = Submodels.parse("left_eye,left_iris")
+    assert Submodels.LEFT_EYE in one_eye and Submodels.RIGHT_EYE not in one_eye
+    assert one_eye.label == "left_eye+left_iris"
+    assert Submodels.from_flags(lips=False, eyes=True, iris=True) == Submodels.EYES | Submodels.IRISES
+    with pytest.raises(ValueError, match="unknown submodel 'nose'"):
+        Submodels.parse("lips+nose")
 
 
 def test_drawing_marks_pixels_near_landmarks_only(topology):
@@ -228,6 +248,7 @@ class _ScriptedSource(FrameSource):
 def test_latest_frame_reader_skips_stale_frames_and_closes_on_its_thread():
     src = _ScriptedSource(60)
     reader = LatestFrameReader(src)
+    reader.start()
     seen = []
     while True:
         frame = reader.get(0.5)

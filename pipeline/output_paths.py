@@ -1,0 +1,50 @@
+"""Output paths: validated before any work starts, written atomically (a partial file never passes for a
+whole one)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pipeline.errors import OutputError
+
+
+def check_output_path(path: Path, overwrite: bool, allowed: dict | set) -> Path:
+    """Validate an output path before any work starts.
+
+    Raises:
+        OutputError: exists (without overwrite), unsupported extension, folder missing or unwritable.
+    """
+    path = Path(path).expanduser()
+    if path.suffix.lower() not in allowed:
+        raise OutputError(f"{path.name}: unsupported output type (use {', '.join(sorted(allowed))})")
+    if path.is_dir():
+        raise OutputError(f"{path}: is a directory")
+    if path.exists() and not overwrite:
+        raise OutputError(f"{path} already exists; pass --overwrite to replace it")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise OutputError(f"{parent}: output folder does not exist")
+    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise OutputError(f"{path}: permission denied")
+    return path
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write to a hidden temporary name beside ``path`` and rename it into place."""
+    tmp = path.with_name(f".{path.name}.part")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise OutputError(f"cannot write {path}: {e.strerror}") from e
+
+
+def default_file_mode(path: Path) -> None:
+    """Give a finished file the permissions any new file gets under the user's umask (mkstemp makes 0600)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    try:
+        os.chmod(path, 0o666 & ~umask)
+    except OSError:
+        pass

@@ -1,0 +1,342 @@
+"""Face signals on real faces: head pose against AFLW2000-3D, rotation/flip exactness, blinks against frames
+marked by hand, jaw opening, head-turn invariance, irises off, cost, overlays and the panel.
+
+Slow exhaustive versions of these checks: ``python -m benchmarks.signals_bench``.
+"""
+from __future__ import annotations
+
+import json
+import time
+
+import cv2
+import numpy as np
+import pytest
+
+from pipeline.errors import InputError
+from pipeline.head_pose import (
+    HeadPoseSolver,
+    PerspectiveCamera,
+    WeightedProcrustes,
+    aflw2000_angles_deg,
+    euler_deg_to_rotation,
+    landmarks_from_metric,
+    load_canonical_face,
+    rotation_of,
+    rotation_to_euler_deg,
+)
+from pipeline.signals import BLENDSHAPE_NAMES, FaceSignals, SignalEstimator
+from tests.conftest import require_media
+
+IDX = {n: k for k, n in enumerate(BLENDSHAPE_NAMES)}
+
+
+@pytest.fixture(scope="module")
+def tracker():
+    from pipeline import FaceTracker, PipelineConfig
+    return FaceTracker.create(PipelineConfig(provider="cpu", smooth=False, threads=2))
+
+
+@pytest.fixture(scope="module")
+def estimator():
+    return SignalEstimator()
+
+
+_TRACKS: dict[str, dict] = {}
+
+
+def _track(tracker, clip: str) -> dict:
+    """A clip tracked once per test session (video mode, no smoothing)."""
+    from benchmarks.signals_bench import track_clip
+    if clip not in _TRACKS:
+        _TRACKS[clip] = track_clip(tracker, require_media("videos", clip))
+    return _TRACKS[clip]
+
+
+# ---- the geometry, on the canonical model (exact answers known by construction) -----------------------------
+def test_canonical_model_is_mediapipes():
+    face = load_canonical_face()
+    assert face.vertices_cm.shape == (478, 3) and len(face.basis_ids) == 33
+    assert (face.basis_weights > 0).all() and face.basis_weights.max() < 0.2  # many points share the fit
+    v = face.vertices_cm
+    assert v[263, 0] > 0 > v[33, 0]  # x towards the subject's left (landmark 263 = left eye outer corner)
+    assert v[10, 1] > v[152, 1]  # y up: forehead above chin
+    assert v[4, 2] > v[234, 2]  # z out of the face: nose tip in front of the cheek edge
+    assert 8.0 < np.linalg.norm(v[263] - v[33]) < 10.0  # centimetres: outer eye corners ~9 cm apart
+
+
+def test_procrustes_recovers_a_known_similarity():
+    face = load_canonical_face()
+    src = face.vertices_cm[face.basis_ids]
+    rot = euler_deg_to_rotation(10, -25, 5)
+    dst = 1.7 * src @ rot.T + [3.0, -2.0, -50.0]
+    r, s, t = WeightedProcrustes(src, face.basis_weights).fit(dst)
+    np.testing.assert_allclose(r, rot, atol=1e-9)
+    assert s == pytest.approx(1.7) and np.allclose(t, [3.0, -2.0, -50.0])
+
+
+def _posed_landmarks(pitch, yaw, roll, size=(640, 480), distance=60.0):
+    """The canonical face turned by the given angles with its model origin ``distance`` cm in front of the
+    camera, as landmarks in pixels."""
+    v = load_canonical_face().vertices_cm
+    cam = v @ euler_deg_to_rotation(pitch, yaw, roll).T + [0.0, 0.0, -distance]
+    return landmarks_from_metric(cam, size).astype(np.float32), size
+
+
+@pytest.mark.parametrize("pitch,yaw,roll", [(0, 0, 0), (15, 0, 0), (0, 30, 0), (0, 0, 20), (-10, -35, 12)])
+def test_pose_of_a_synthetic_face_is_exact(estimator, pitch, yaw, roll):
+    lm, size = _posed_landmarks(pitch, yaw, roll)
+    s = estimator(lm, size)
+    np.testing.assert_allclose(s.pose_euler_deg, [pitch, yaw, roll], atol=0.05)
+    np.testing.assert_allclose(s.pose_matrix[:3, 3], [0.0, 0.0, -60.0], atol=0.5)  # model origin, cm
+
+
+def test_sign_conventions_on_screen(estimator):
+    """Documented signs, checked on the picture itself: positive yaw moves the nose tip towards the image's
+    right, positive pitch moves it up (smaller image y), positive roll tilts the head counter-clockwise."""
+    def nose_offset(pitch, yaw, roll):
+        lm, _ = _posed_landmarks(pitch, yaw, roll)
+        return lm[4, :2] - lm[168, :2]  # nose tip relative to the nose bridge
+    assert nose_offset(0, 20, 0)[0] > nose_offset(0, 0, 0)[0] + 1
+    assert nose_offset(20, 0, 0)[1] < nose_offset(0, 0, 0)[1] - 1
+    lm, _ = _posed_landmarks(0, 0, 20)
+    eyes = lm[263, :2] - lm[33, :2]  # subject's right -> left eye; screen angle with y flipped to point up
+    assert np.degrees(np.arctan2(-eyes[1], eyes[0])) == pytest.approx(20, abs=0.5)
+
+
+def test_bad_landmarks_raise_one_line_errors(estimator):
+    with pytest.raises(InputError):
+        estimator(np.zeros((468, 3), np.float32), (640, 480))
+    with pytest.raises(InputError):
+        estimator(np.full((478, 3), np.nan, np.float32), (640, 480))
+    with pytest.raises(InputError):
+        estimator(np.zeros((478, 3), np.float32), (640, 480))
+
+
+def test_irises_off_give_nan_gaze_and_change_nothing_else(estimator):
+    lm, size = _posed_landmarks(5, 10, 0)
+    full = estimator(lm, size)
+    lm_off = lm.copy()
+    lm_off[468:] = np.nan
+    off = estimator(lm_off, size)
+    assert np.isnan(off.gaze_deg).all() and np.isfinite(full.gaze_deg).all()
+    look = [IDX[n] for n in BLENDSHAPE_NAMES if n.startswith("eyeLook")]
+    assert np.isnan(off.blendshapes[look]).all()
+    rest = [k for k in range(len(BLENDSHAPE_NAMES)) if k not in look]
+    np.testing.assert_allclose(off.blendshapes[rest], full.blendshapes[rest], atol=1e-6)
+    np.testing.assert_allclose(off.pose_matrix, full.pose_matrix, atol=1e-5)
+    assert np.isnan(off.metric_landmarks[468:]).all() and np.isfinite(off.metric_landmarks[:468]).all()
+    lm_one = lm.copy()
+    lm_one[468:473] = np.nan  # only the subject's right iris off
+    one = estimator(lm_one, size)
+    assert np.isnan(one.gaze_deg[1]).all() and np.isfinite(one.gaze_deg[0]).all()
+
+
+def test_signals_contract(estimator):
+    lm, size = _posed_landmarks(0, 0, 0)
+    s = estimator(lm, size)
+    assert isinstance(s, FaceSignals)
+    assert s.pose_matrix.shape == (4, 4) and s.pose_euler_deg.shape == (3,)
+    assert s.metric_landmarks.shape == (478, 3) and s.gaze_deg.shape == (2, 2)
+    assert s.blendshapes.shape == (len(BLENDSHAPE_NAMES),)
+    assert all(a.dtype == np.float32 and not a.flags.writeable
+               for a in (s.pose_matrix, s.pose_euler_deg, s.metric_landmarks, s.blendshapes, s.gaze_deg))
+    assert ((s.blendshapes >= 0) & (s.blendshapes <= 1)).all()
+    required = {"eyeBlinkLeft", "eyeBlinkRight", "eyeWideLeft", "eyeWideRight", "eyeSquintLeft", "eyeSquintRight",
+                "jawOpen", "mouthClose", "mouthFunnel", "mouthPucker", "mouthSmileLeft", "mouthSmileRight",
+                "mouthFrownLeft", "mouthFrownRight", "mouthLeft", "mouthRight", "browDownLeft", "browDownRight",
+                "browInnerUp", "browOuterUpLeft", "browOuterUpRight", "cheekPuff"}
+    assert required <= set(BLENDSHAPE_NAMES)
+    assert {f"eyeLook{d}{s}" for d in ("In", "Out", "Up", "Down") for s in ("Left", "Right")} <= set(BLENDSHAPE_NAMES)
+
+
+def test_cost_per_face(estimator):
+    """Target 0.2 ms per face on CPU; asserted at 3x that (CPU time of this process, best of 3 passes) so a
+    busy shared machine does not fail it. The bench reports the measured figure."""
+    lms = [_posed_landmarks(p, y, 0)[0] for p in (-10, 0, 10) for y in (-20, 0, 20)] * 10
+    best = np.inf
+    for _ in range(3):
+        t0 = time.process_time()
+        for lm in lms:
+            estimator(lm, (640, 480))
+        best = min(best, (time.process_time() - t0) / len(lms) * 1000)
+    assert best < 0.6, f"{best:.3f} ms per face"
+
+
+# ---- real faces ---------------------------------------------------------------------------------------------
+def test_head_pose_against_aflw2000(tracker):
+    """16 AFLW2000-3D faces: mean MAE <= 5 deg (HopeNet 6.16, FSA-Net 5.07, 6DRepNet 3.97); no tuning."""
+    folder = require_media("landmarks", "prnet_aflw2000")
+    errors = []
+    for path in sorted(folder.glob("*.jpg")):
+        truth = np.degrees(np.asarray(json.loads(path.with_suffix("").with_suffix(".landmarks.json").read_text())
+                                      ["Pose_Para"], np.float64).ravel()[:3])
+        faces = tracker.detect_image(cv2.imread(str(path))).faces
+        assert faces, path.name
+        pred = aflw2000_angles_deg(rotation_of(faces[0].signals.pose_matrix.astype(np.float64)))
+        errors.append(np.abs(pred - truth))
+    mae = np.mean(errors, axis=0)
+    assert len(errors) == 16
+    assert mae.mean() <= 5.0, mae
+    assert mae.max() <= 6.0, mae
+
+
+@pytest.mark.parametrize("photo", ["face_recognition_obama.jpg", "deepface_img20.jpg",
+                                   "face_recognition_lin-manuel-miranda.png"])
+def test_in_plane_rotation_and_flip(tracker, photo):
+    """Turning the photo by theta changes roll by theta and leaves yaw/pitch; a mirror image negates yaw and
+    roll and keeps pitch. Per-turn errors come from the landmark model (its crop resampling), not the
+    geometry (exact on synthetic faces above): each stays within 3 deg, and their median within the 1.5 /
+    2 deg targets."""
+    from benchmarks.signals_bench import rotation_and_flip_errors
+    image = cv2.imread(str(require_media("photos", photo)))
+    pose, turns, flip = rotation_and_flip_errors(tracker, image, angles=(-20.0, 20.0))
+    assert pose is not None and len(turns) == 2 and flip is not None
+    roll_err = [t[1] for t in turns]
+    other_err = [t[2] for t in turns]
+    assert max(roll_err) <= 1.5, turns
+    assert np.median(other_err) <= 1.5 and max(other_err) <= 3.0, turns
+    assert max(flip) <= 3.0 and np.median(flip) <= 2.0, flip
+
+
+# Blink events marked by hand from the frames (both eyes closed; first and last frame). Every frame was cut
+# out around the eyes, tiled with its number and looked at; see benchmarks.signals_bench.HAND_BLINKS.
+HAND_BLINKS = {
+    "SadTalker_WDA_AlexandriaOcasioCortez_000.mp4": [(10, 12), (34, 36), (56, 58), (80, 82), (97, 98), (110, 111),
+                                                     (129, 131), (150, 151), (177, 178)],
+    "LivePortrait_s32.mp4": [(4, 7), (42, 45), (66, 69), (175, 178)],
+}
+
+
+@pytest.mark.parametrize("clip", sorted(HAND_BLINKS))
+def test_blinks_match_hand_marked_frames(tracker, clip):
+    from benchmarks.signals_bench import events, match_events
+    b = _track(tracker, clip)["blendshapes"]
+    found = events(0.5 * (b[:, IDX["eyeBlinkLeft"]] + b[:, IDX["eyeBlinkRight"]]) > 0.5)
+    result = match_events(found, HAND_BLINKS[clip])
+    assert not result["missed"] and not result["false"], result
+    # open eyes read as open: frames far from any marked blink stay low
+    far = np.ones(len(b), bool)
+    for a, z in HAND_BLINKS[clip]:
+        far[max(a - 4, 0): z + 5] = False
+    assert np.nanpercentile(b[far][:, [IDX["eyeBlinkLeft"], IDX["eyeBlinkRight"]]], 95) < 0.5
+
+
+def test_jaw_open_rises_with_the_lip_gap(tracker):
+    """On a mouth-opening clip, jawOpen rises monotonically with the inner-lip gap measured in the image
+    (2-D, over the eye distance: independent of the 3-D normalisation jawOpen reads)."""
+    from benchmarks.signals_bench import binned_monotonic, image_lip_gap, spearman
+    t = _track(tracker, "LivePortrait_d12.mp4")
+    gap, jaw = image_lip_gap(t["landmarks"]), t["blendshapes"][:, IDX["jawOpen"]]
+    means, monotonic = binned_monotonic(gap, jaw)
+    assert monotonic, means
+    assert spearman(gap, jaw) > 0.95
+    assert means[-1] > 0.6 and means[0] < 0.1  # wide open reads high, closed reads low
+
+
+def test_head_turn_moves_no_coefficient(tracker, estimator):
+    """A real face's metric mesh turned by +-30 deg (yaw, pitch) at a webcam distance (60 cm) and shown again:
+    no coefficient moves by more than 0.15. On a real clip with +-17 deg head turns, the left/right pairs
+    of the eyes, smile, frown and brow-down do not drift apart with yaw by more than 0.15 per 30 deg.
+
+    Known limitation (README, bench ``real turn``): eyeSquint, browOuterUp and mouthLeft/Right do drift on
+    real clips (0.2-0.6 per 30 deg on some): they read lateral or deep points whose model depth is flatter
+    than a real face, and their calibrated ranges are narrow."""
+    from benchmarks.signals_bench import synthetic_turn
+    t = _track(tracker, "LivePortrait_d12.mp4")
+    worst = synthetic_turn(estimator, t["landmarks"][::15], t["size"])
+    assert worst.max() <= 0.15, dict(zip(BLENDSHAPE_NAMES, worst.round(3)))
+    e, b = t["euler"].astype(np.float64), t["blendshapes"].astype(np.float64)
+    ok = np.isfinite(e).all(axis=1)
+    yaw = e[ok, 1] - e[ok, 1].mean()
+    assert np.ptp(yaw) > 25  # the clip really turns
+    for name in ("eyeBlink", "eyeWide", "mouthSmile", "mouthFrown", "browDown"):
+        drift = b[ok, IDX[name + "Left"]] - b[ok, IDX[name + "Right"]]
+        assert abs(np.polyfit(yaw, drift, 1)[0]) * 30 <= 0.15, name
+
+
+# ---- overlays and panel -------------------------------------------------------------------------------------
+def test_overlays_draw_on_the_face_and_validate(estimator):
+    from pipeline.signal_drawing import draw_gaze_rays, draw_pose_axes
+    lm, size = _posed_landmarks(0, 20, 0)
+    s = estimator(lm, size)
+    frame = np.zeros((size[1], size[0], 3), np.uint8)
+    draw_pose_axes(frame, s, lm, size)
+    ys, xs = np.nonzero(frame.any(axis=2))
+    assert len(xs) > 50
+    nose = lm[4, :2]
+    assert np.min(np.hypot(xs - nose[0], ys - nose[1])) < 3  # the axes start at the nose tip
+    gaze = np.zeros_like(frame)
+    draw_gaze_rays(gaze, s, lm)
+    ys, xs = np.nonzero(gaze.any(axis=2))
+    assert len(xs) > 20
+    iris = lm[[468, 473], :2]
+    assert min(np.min(np.hypot(xs - p[0], ys - p[1])) for p in iris) < 3
+    lm_off = lm.copy()
+    lm_off[468:] = np.nan
+    quiet = np.zeros_like(frame)
+    draw_gaze_rays(quiet, estimator(lm_off, size), lm_off)
+    assert not quiet.any()  # no iris, no ray
+    with pytest.raises(ValueError):
+        draw_pose_axes(np.zeros((10, 10), np.uint8), s, lm, size)
+
+
+def test_signals_panel_updates_and_clears(estimator):
+    from PyQt6 import QtWidgets
+
+    from app.signals_panel import SignalsPanel
+    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
+    panel = SignalsPanel()
+    panel.show()
+    lm, size = _posed_landmarks(5, -10, 3)
+    s = estimator(lm, size)
+    t0 = time.perf_counter()
+    for i in range(60):
+        panel.update_signals(s if i % 10 else None, i / 30)
+    per_update_ms = (time.perf_counter() - t0) / 60 * 1000
+    app.processEvents()
+    t, pose = panel.pose_series()
+    assert len(t) == 60 and np.isnan(pose[0]).all()
+    np.testing.assert_allclose(pose[-1], s.pose_euler_deg, atol=1e-4)
+    np.testing.assert_allclose(panel.bar_values(), np.nan_to_num(s.blendshapes), atol=1e-6)
+    assert per_update_ms < 20, per_update_ms
+    panel.clear()
+    assert len(panel.pose_series()[0]) == 0 and not panel.bar_values().any()
+    panel.close()
+
+
+def test_camera_defaults_are_mediapipes():
+    cam = PerspectiveCamera()
+    assert (cam.vertical_fov_deg, cam.near, cam.far) == (63.0, 1.0, 10000.0)
+    w, h = cam.frustum((640, 480))
+    assert h == pytest.approx(2 * np.tan(np.radians(31.5))) and w == pytest.approx(h * 640 / 480)
+    solver = HeadPoseSolver()
+    lm, size = _posed_landmarks(0, 0, 0)
+    pose, metric = solver(lm, size)
+    np.testing.assert_allclose(rotation_to_euler_deg(rotation_of(pose)), 0, atol=0.05)
+
+
+def test_any_submodel_subset_gives_signals(tracker):
+    """Mesh only (no lips/eyes/irises): the pose still comes out (within 3 deg of the full model's on AFLW
+    faces), coefficients stay in [0, 1], gaze and eyeLook are NaN; irises only on one side give that eye's gaze."""
+    from models.variants import Submodels
+    folder = require_media("landmarks", "prnet_aflw2000")
+    full_config = tracker.config
+    images = [cv2.imread(str(p)) for p in sorted(folder.glob("*.jpg"))[:4]]
+    try:
+        full = [tracker.detect_image(im).faces[0].signals for im in images]
+        tracker.update_config(full_config.with_changes(submodels=Submodels.NONE))
+        bare = [tracker.detect_image(im).faces[0].signals for im in images]
+        tracker.update_config(full_config.with_changes(submodels=Submodels.LEFT_EYE | Submodels.LEFT_IRIS))
+        one = [tracker.detect_image(im).faces[0] for im in images]
+    finally:
+        tracker.update_config(full_config)
+    look = [IDX[n] for n in BLENDSHAPE_NAMES if n.startswith("eyeLook")]
+    for f, b, face in zip(full, bare, one):
+        assert np.abs(f.pose_euler_deg - b.pose_euler_deg).max() <= 3.0, (f.pose_euler_deg, b.pose_euler_deg)
+        assert np.isnan(b.gaze_deg).all() and np.isnan(b.blendshapes[look]).all()
+        rest = np.delete(b.blendshapes, look)
+        assert np.isfinite(rest).all() and ((rest >= 0) & (rest <= 1)).all()
+        # one iris: exactly the eye whose iris landmarks came out has a gaze (rows: subject's left, right)
+        has_iris = [np.isfinite(face.landmarks_px[473:478]).all(), np.isfinite(face.landmarks_px[468:473]).all()]
+        assert sum(has_iris) == 1
+        assert [bool(np.isfinite(g).all()) for g in face.signals.gaze_deg] == has_iris
