@@ -125,7 +125,11 @@ def run_app(args, config: PipelineConfig) -> int:
     store = persist.open_settings()
     config = config_from_args(args, persist.load_config(store, config))  # flags given now beat remembered ones
     record_dir = Path(args.record_dir).expanduser() if getattr(args, "record_dir", None) else None
+    if getattr(args, "lipstick", None):
+        from pipeline.lipstick import LipstickStyle
+        LipstickStyle.parse(args.lipstick)  # a bad colour is one line on the terminal, before any window
     window = MainWindow(config, getattr(args, "source", None), record_dir=record_dir, settings=store)
+    window.outputs.apply_args(args)
     scripted = None
     if getattr(args, "quit_after_frames", None) or getattr(args, "screenshot", None):
         scripted = ScriptedRun(window, args.quit_after_frames, args.screenshot)

@@ -182,6 +182,34 @@ class OutputsPanel(QtWidgets.QGroupBox):
     def _lipstick_changed(self, *_) -> None:
         self.lipstick_changed.emit(self.lipstick())
 
+    # ---- from the command line ----------------------------------------------------------------------
+    def apply_args(self, args) -> None:
+        """--osc / --ws [--ws-token] / --vcam / --lipstick given to the app: switch those on (over remembered
+        settings). A bad value shows on its row like any other address."""
+        wanted = {}
+        if getattr(args, "osc", None):
+            wanted["osc"] = f"osc://{args.osc}"
+        if getattr(args, "ws", None):
+            token = getattr(args, "ws_token", None)
+            wanted["ws"] = f"ws://{args.ws}" + (f"?token={token}" if token else "")
+        if getattr(args, "vcam", None) is not None:
+            wanted["vcam"] = f"vcam:{args.vcam}" if args.vcam else "vcam"
+        for key, address in wanted.items():
+            row = self.rows[key]
+            row.address.setText(address)
+            if row.box.isChecked():
+                self._readdress(row)
+            else:
+                row.box.setChecked(True)
+        text = getattr(args, "lipstick", None)
+        module = _lipstick_module()
+        if text and module is not None:
+            style = module.LipstickStyle.parse(text)  # a bad colour: one line from main(), before the window
+            b, g, r = style.color_bgr
+            self.opacity.setValue(style.opacity)
+            self.lipstick_box.setChecked(True)
+            self.set_color(QtGui.QColor(int(r), int(g), int(b)))
+
     # ---- remembered ---------------------------------------------------------------------------------
     def save(self, settings: QtCore.QSettings) -> None:
         for row in self.rows.values():

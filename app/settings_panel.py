@@ -11,8 +11,8 @@ from app.overlays import OVERLAY_LABELS, overlay_toggles, unavailable_overlays
 from app.plots import COLORS
 from app.stats import STAGES
 from app.widgets import set_state
-from models.variants import Submodels
-from pipeline.config import PipelineConfig
+from models.variants import PRESETS, Submodels
+from pipeline.config import PRESET_HELP, PipelineConfig
 from pipeline.drawing import OverlayStyle
 from pipeline.errors import ConfigError
 
@@ -81,6 +81,13 @@ class SettingsPanel(QtWidgets.QWidget):
     def _add_field(self, form: QtWidgets.QFormLayout, f) -> None:
         m, value = f.metadata, getattr(self.config, f.name)
         if isinstance(f.default, Submodels):
+            self.preset_combo = QtWidgets.QComboBox(objectName="preset")
+            self.preset_combo.addItems([*PRESETS, "custom"])
+            for i, name in enumerate(PRESETS):
+                self.preset_combo.setItemData(i, PRESET_HELP[name], QtCore.Qt.ItemDataRole.ToolTipRole)
+            self.preset_combo.setToolTip("\n".join(f"{k}: {v}" for k, v in PRESET_HELP.items()))
+            self.preset_combo.activated.connect(lambda i: self._apply_preset(self.preset_combo.currentText()))
+            form.addRow("Preset", self.preset_combo)
             grid = QtWidgets.QGridLayout()
             for i, (member, label, tip) in enumerate(SUBMODEL_BOXES):  # lips; left | right eye; left | right iris
                 box = QtWidgets.QCheckBox(label, checked=member in value)
@@ -133,7 +140,21 @@ class SettingsPanel(QtWidgets.QWidget):
         for member, box in self.submodel_boxes.items():
             if box.isChecked():
                 value |= member
+        self._show_preset(value)
         self._changed("submodels", value)
+
+    def _show_preset(self, value: Submodels) -> None:
+        name = next((k for k, v in PRESETS.items() if v == value), "custom")
+        self.preset_combo.setCurrentText(name)
+
+    def _apply_preset(self, name: str) -> None:
+        if name not in PRESETS:
+            return
+        for member, box in self.submodel_boxes.items():
+            box.blockSignals(True)
+            box.setChecked(member in PRESETS[name])
+            box.blockSignals(False)
+        self._submodels_changed()
 
     # ---- from the window ----------------------------------------------------------------------------
     def toggle_submodels(self, members: Submodels) -> None:
@@ -163,6 +184,8 @@ class SettingsPanel(QtWidgets.QWidget):
             box.blockSignals(True)
             box.setChecked(member in config.submodels)
             box.blockSignals(False)
+        if self.submodel_boxes:
+            self._show_preset(config.submodels)
 
     def set_provider_status(self, text: str, warn: bool) -> None:
         self.provider_label.setText(text)

@@ -8,8 +8,8 @@ from __future__ import annotations
 import argparse
 from dataclasses import fields
 
-from models.variants import Submodels
-from pipeline.config import PipelineConfig
+from models.variants import PRESETS, Submodels
+from pipeline.config import PRESET_HELP, PipelineConfig
 
 # Shorthands kept from earlier releases: each removes submodels from --submodels.
 _WITHOUT = {"no_lips": (Submodels.LIPS, "skip the lips submodel"),
@@ -50,6 +50,8 @@ def add_config_arguments(parser: argparse.ArgumentParser, title: str = "tracking
             kind = int if integral else float
             group.add_argument(flag(f.name), type=kind, default=sup, metavar="N" if integral else "X",
                                help=help_text + (f"; {m['lo']:g} to {m['hi']:g}" if m["lo"] is not None else ""))
+    group.add_argument("--preset", choices=tuple(PRESETS), default=sup,
+                       help="submodel preset: " + "; ".join(f"{k}: {v}" for k, v in PRESET_HELP.items()))
     for name, (_, help_text) in _WITHOUT.items():
         group.add_argument(flag(name), action="store_true", default=sup, help=help_text)
 
@@ -63,14 +65,15 @@ def _submodels(text: str) -> Submodels:
 
 def given_config_options(args: argparse.Namespace) -> list[str]:
     """The config flags the user gave (for commands they do not apply to)."""
-    names = set(PipelineConfig.field_names()) | set(_WITHOUT)
+    names = set(PipelineConfig.field_names()) | set(_WITHOUT) | {"preset"}
     return [flag(n) for n in sorted(names) if hasattr(args, n)]
 
 
 def config_from_args(args: argparse.Namespace, base: PipelineConfig = PipelineConfig()) -> PipelineConfig:
     """``base`` with every config flag the user gave. Raises ConfigError for a value out of range."""
     changes = {n: getattr(args, n) for n in PipelineConfig.field_names() if hasattr(args, n)}
-    submodels = changes.get("submodels", base.submodels)
+    preset = PRESETS[args.preset] if hasattr(args, "preset") else base.submodels
+    submodels = changes.get("submodels", preset)  # an explicit --submodels wins over --preset
     for name, (members, _) in _WITHOUT.items():
         if getattr(args, name, False):
             submodels &= ~members

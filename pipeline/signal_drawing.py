@@ -38,8 +38,14 @@ def _fixed(p) -> tuple[int, int]:
 
 
 def _segments(anchor_px: np.ndarray, start_cam: np.ndarray, ends_cam: np.ndarray, frame_size) -> np.ndarray:
-    """Projected ends moved so the segment starts exactly at ``anchor_px`` (the drawn landmark)."""
-    pts = project_to_pixels(np.vstack([start_cam, ends_cam]).astype(np.float64), frame_size)
+    """Projected ends moved so the segment starts exactly at ``anchor_px`` (the drawn landmark).
+
+    Weak perspective (every end at the start's depth): a direction is drawn the same wherever the face is in
+    the frame. Full perspective would fan rays that point at the camera away from the image centre, so two
+    eyes looking the same way would seem to look apart."""
+    ends = np.array(ends_cam, np.float64, ndmin=2)
+    ends[:, 2] = start_cam[2]
+    pts = project_to_pixels(np.vstack([start_cam, ends]).astype(np.float64), frame_size)
     return anchor_px[:2] + (pts[1:] - pts[0])
 
 

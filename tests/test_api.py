@@ -291,3 +291,15 @@ def test_every_sink_kind_opens_whatever_was_imported_first():
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["osc", "vcam", "ws", "True"]
+
+
+def test_presets_set_the_submodels_and_an_explicit_set_wins():
+    from main import build_parser
+    from pipeline import Submodels
+    from pipeline.config_cli import config_from_args
+    parse = build_parser().parse_args
+    assert config_from_args(parse(["process", "x.mp4", "--preset", "fast"])).submodels == Submodels.NONE
+    assert config_from_args(parse(["--preset", "balanced", "process", "x.mp4"])).submodels == Submodels.LIPS
+    explicit = config_from_args(parse(["process", "x.mp4", "--preset", "fast", "--submodels", "irises"]))
+    assert explicit.submodels == Submodels.IRISES
+    assert config_from_args(parse(["process", "x.mp4", "--no-iris"])).submodels == Submodels.LIPS | Submodels.EYES
