@@ -39,6 +39,7 @@ def add_config_arguments(parser: argparse.ArgumentParser, title: str = "tracking
         if not m["cli"]:
             continue
         help_text = m["help"] if "default" in m["help"] else f"{m['help']} (default {_default_text(f)})"
+        help_text = help_text.replace("%", "%%")  # argparse formats help with %
         if isinstance(f.default, Submodels):
             group.add_argument(flag(f.name), type=_submodels, default=sup, metavar="SET", help=help_text)
         elif isinstance(f.default, bool):
@@ -51,7 +52,8 @@ def add_config_arguments(parser: argparse.ArgumentParser, title: str = "tracking
             group.add_argument(flag(f.name), type=kind, default=sup, metavar="N" if integral else "X",
                                help=help_text + (f"; {m['lo']:g} to {m['hi']:g}" if m["lo"] is not None else ""))
     group.add_argument("--preset", choices=tuple(PRESETS), default=sup,
-                       help="submodel preset: " + "; ".join(f"{k}: {v}" for k, v in PRESET_HELP.items()))
+                       help="submodel preset: " + "; ".join(f"{k}: {v}" for k, v in PRESET_HELP.items())
+                       .replace("%", "%%"))
     for name, (_, help_text) in _WITHOUT.items():
         group.add_argument(flag(name), action="store_true", default=sup, help=help_text)
 

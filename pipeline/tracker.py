@@ -77,7 +77,11 @@ class MultiFaceTracker:
         del self._tracks[config.max_faces:]
 
     def reset(self) -> None:
+        """Back to a fresh tracker's state: a new video numbers its faces from 0 and its first detector
+        pass is upright, so a file gives the same result whatever was processed before it."""
         self._tracks.clear()
+        self._next_id = 0
+        self._searches = 0
 
     def _new_track(self, roi: RotatedRect) -> _Track:
         c = self.config

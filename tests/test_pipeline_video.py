@@ -6,6 +6,7 @@ import pytest
 
 from benchmarks.reference import mean_error_iod, mediapipe_face_mesh, mediapipe_faces_px
 from main import main
+from pipeline import Submodels
 from pipeline.config import PipelineConfig
 from pipeline.sources import VideoFileSource
 from tests.conftest import require_media
@@ -39,8 +40,12 @@ def test_process_no_smooth_matches_mediapipe_video_mode(clip, frames, tmp_path):
     assert np.median(errors) <= 0.01, f"median error {np.median(errors):.4f} of IOD"
 
 
-def test_submodel_toggles_take_effect_next_frame_and_save_mesh_time(tracker):
-    from pipeline import Submodels
+# Submodels (the subject's sides) -> the model's own head names (the viewer's sides)
+MODEL_HEADS = {Submodels.LIPS: "lips", Submodels.LEFT_EYE: "right_eye", Submodels.RIGHT_EYE: "left_eye",
+               Submodels.LEFT_IRIS: "right_iris", Submodels.RIGHT_IRIS: "left_iris"}
+
+
+def test_submodel_toggles_take_effect_next_frame_and_compute_only_what_is_on(tracker):
     path = require_media("videos", "LivePortrait_d10.mp4")
     tracker.update_config(PipelineConfig(provider="cpu", threads=2, smooth=False, signals=False))
     tracker.reset()
@@ -50,7 +55,6 @@ def test_submodel_toggles_take_effect_next_frame_and_save_mesh_time(tracker):
     left_only = Submodels.LIPS | Submodels.LEFT_EYE | Submodels.LEFT_IRIS
     phases = [(0, full), (40, full & ~Submodels.LIPS), (55, full & ~Submodels.EYES), (70, left_only),
               (85, none), (115, full)]
-    mesh_ms = {}
     refinement = tracker.engine.topology["refinement"]
     lips = refinement["lips"]
     # the model's "right_eye" head is the subject's LEFT eye (see models.variants.Submodels)
@@ -75,9 +79,9 @@ def test_submodel_toggles_take_effect_next_frame_and_save_mesh_time(tracker):
         assert np.isnan(pts[468:473]).all() != (Submodels.RIGHT_IRIS in current)
         if current != full:
             assert np.abs(pts[lips + subject_right_eye, :2] - full_pts[lips + subject_right_eye, :2]).max() > 0.05
-        mesh_ms.setdefault(current, []).append(result.timings_ms["mesh"])
-    # 25th percentiles: a scheduler hiccup on a shared 2-core machine must not decide the comparison
-    on = np.percentile(mesh_ms[full][5:], 25)
-    off = np.percentile(mesh_ms[none][3:], 25)
-    assert off < 0.85 * on, f"mesh stage {off:.2f} ms with submodels off vs {on:.2f} ms on"
+        # A submodel switched off is not computed: the graph that ran has no crop or head for it (speed
+        # itself is the benchmark's business, not a test's).
+        ran = tracker.mesh.variant(current).layout
+        assert set(ran.heads) == {head for member, head in MODEL_HEADS.items() if member in current}
+        assert set(ran.stems) == {h.replace("_iris", "_eye") for h in ran.heads}
     tracker.update_config(PipelineConfig(provider="cpu", threads=2))
