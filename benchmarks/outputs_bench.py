@@ -36,11 +36,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import pipeline.sink_osc  # noqa: E402, F401  (the outputs register their schemes with open_sink on import)
 import pipeline.sink_vcam  # noqa: E402, F401
 import pipeline.sink_ws  # noqa: E402, F401
+from benchmarks.reference import VIDEOS  # noqa: E402
 from pipeline import FaceTracker, PipelineConfig, open_sink, open_source, run_offline  # noqa: E402
 from pipeline.lipstick import LipstickStyle, apply_lipstick  # noqa: E402
 from pipeline.sink_ws import frame_json  # noqa: E402
+from pipeline.sinks import MemorySink  # noqa: E402
 
-MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media" / "videos"
 CLIP_1FACE = "LivePortrait_d10.mp4"
 CLIP_720P = "LivePortrait_s32.mp4"  # 1280x720
 CLIP_STALL = "LivePortrait_d6.mp4"  # 1008 frames
@@ -69,25 +70,12 @@ print(json.dumps(got))
 """
 
 
-class Collect:
-    optional, needs_annotated, description = False, False, "collect"
-
-    def __init__(self):
-        self.results = []
-
-    def open(self, info):
-        self.info = info
-
-    def write(self, result, annotated):
-        self.results.append(result)
-
-    def close(self):
-        pass
+Collect = MemorySink  # keeps every result (to replay real frames into a sink at a chosen pace)
 
 
 def collect(tracker: FaceTracker, clip: str, frames: int):
     sink = Collect()
-    with open_source(MEDIA / clip) as source:
+    with open_source(VIDEOS / clip) as source:
         run_offline(source, tracker, [sink], max_frames=frames)
     return sink.info, [r for r in sink.results if r.faces]
 
@@ -232,7 +220,7 @@ def stall_run(tracker: FaceTracker, frames: int, repeats: int) -> dict:
     rows: dict[str, list] = {"baseline": [], "stalled_client": []}
     order = [("warm-up",)] + [("baseline", "stalled_client")[::1 if i % 2 == 0 else -1] for i in range(repeats)]
     for kind in (k for pair in order for k in pair):
-        with open_source(MEDIA / CLIP_STALL) as source:
+        with open_source(VIDEOS / CLIP_STALL) as source:
             ws = open_sink("ws://127.0.0.1:0")
             ws.open(_stream_info(source, tracker))
             reader = _client(ws.client_url, 0, 60)
@@ -351,7 +339,7 @@ def lipstick_picture(tracker: FaceTracker, out_png: Path) -> Path:
     style = LipstickStyle.parse("red:0.7")
     rows = []
     for clip, indices in OPEN_MOUTHS:
-        with open_source(MEDIA / clip) as source:
+        with open_source(VIDEOS / clip) as source:
             for frame in source:
                 if frame.index > max(indices):
                     break

@@ -25,6 +25,7 @@ _EXPORTS = {
     "register_sink": "pipeline.sinks",
     "Sink": "pipeline.sinks",
     "SinkSet": "pipeline.sinks",
+    "MemorySink": "pipeline.sinks",
     "StreamInfo": "pipeline.sinks",
     "run_offline": "pipeline.loops",
     "RunSummary": "pipeline.loops",

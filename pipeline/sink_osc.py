@@ -180,12 +180,7 @@ class OscVmcSink:
         self._t_prefix = osc_string("/VMC/Ext/T") + osc_string(",f")
 
     def _set_names(self, names) -> None:
-        if names is None:
-            try:
-                from pipeline import signals
-                names = signals.BLENDSHAPE_NAMES
-            except (ImportError, AttributeError):
-                names = None
+        # None: the stream has no signals (switched off), so only OK and T are sent
         self._names = tuple(names) if names is not None else None
         prefix = osc_string("/VMC/Ext/Blend/Val") + osc_string(",sf")
         self._blend_prefix = [prefix + osc_string(perfect_sync_name(n)) for n in self._names or ()]

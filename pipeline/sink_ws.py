@@ -217,13 +217,7 @@ class WebSocketSink:
     def open(self, info: StreamInfo) -> None:
         """Start serving (OutputError with one line if the address cannot be bound). Opening an open sink
         keeps the server and its clients and only updates the stream description."""
-        names = getattr(info, "blendshape_names", None)
-        if names is None:
-            try:
-                from pipeline import signals
-                names = signals.BLENDSHAPE_NAMES
-            except (ImportError, AttributeError):
-                names = None
+        names = getattr(info, "blendshape_names", None)  # None: signals are off
         self._names = tuple(names) if names is not None else None
         self._hello = hello_json(info, self._names)
         if self._loop is not None:  # already serving (a new source): clients stay, new ones get the new hello

@@ -125,6 +125,25 @@ class SinkSet:
         return len(self.sinks)
 
 
+class MemorySink:
+    """Keeps every result in a list (``results``): for scripts, tests and offline analysis of short inputs.
+    Holds each frame's picture too, so mind the memory on long videos."""
+    optional, needs_annotated, description = False, False, "memory"
+
+    def __init__(self):
+        self.results: list[FrameResult] = []
+        self.info: StreamInfo | None = None
+
+    def open(self, info: StreamInfo) -> None:
+        self.info = info
+
+    def write(self, result: FrameResult, annotated_bgr: np.ndarray | None) -> None:
+        self.results.append(result)
+
+    def close(self) -> None:
+        pass
+
+
 def _close_quietly(sink: Sink, errors: list) -> None:
     try:
         sink.close()

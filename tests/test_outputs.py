@@ -22,7 +22,7 @@ import pipeline.sink_ws  # noqa: F401
 from pipeline import open_sink, open_source, run_offline
 from pipeline.errors import MeshcamError, OutputError
 from pipeline.lipstick import LipstickStyle, apply_lipstick
-from pipeline.sinks import StreamInfo
+from pipeline.sinks import MemorySink, StreamInfo
 from tests.conftest import require_media
 
 CLIP = ("videos", "LivePortrait_d10.mp4")  # talking, large gaze shifts, irises visible
@@ -31,21 +31,7 @@ OPEN_MOUTHS = [("LivePortrait_d12.mp4", range(60, 180, 15)), ("LivePortrait_d11.
 FRAMES = 40
 
 
-class Collect:
-    """A sink that keeps every result (to replay real frames into a sink at a chosen pace)."""
-    optional, needs_annotated, description = False, False, "collect"
-
-    def __init__(self):
-        self.results = []
-
-    def open(self, info):
-        self.info = info
-
-    def write(self, result, annotated):
-        self.results.append(result)
-
-    def close(self):
-        pass
+Collect = MemorySink  # keeps every result (to replay real frames into a sink at a chosen pace)
 
 
 @pytest.fixture(scope="module")
