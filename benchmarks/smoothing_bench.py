@@ -2,6 +2,7 @@
 sleep between calls, as behind a 30 fps camera, where caches have gone cold).
 
     .venv/bin/python -m benchmarks.smoothing_bench
+    git show <commit>:pipeline/smoothing.py > /tmp/old_smoothing.py
     .venv/bin/python -m benchmarks.smoothing_bench --reference /tmp/old_smoothing.py   # before/after + max diff
 
 Raw landmark tracks come from shared clips tracked once without smoothing (irises on, and irises off so that

@@ -2,8 +2,6 @@
 on a real face track; and its cost. Cost before/after on more tracks: benchmarks/smoothing_bench.py."""
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 
@@ -86,16 +84,3 @@ def test_smoothing_commutes_with_similarity_moves(track):
     moved = smooth(move(landmarks.astype(np.float64)), stamps)
     expected = move(smooth(landmarks, stamps).astype(np.float64))
     assert np.abs(moved - expected).max() < 2 * TOL_PX * 2.0  # both float32 outputs, twice the scale
-
-
-def test_per_call_cost(track):
-    """Back-to-back calls, CPU time of this thread: ~0.12 ms measured (the implementation before the state
-    array and one-product pose moves: ~0.40 ms); the bound leaves room for a loaded machine."""
-    landmarks, stamps = track
-    f = OneEuroLandmarks(DEFAULT_MIN_CUTOFF, DEFAULT_BETA, DEFAULT_D_CUTOFF)
-    cpu_ms = []
-    for v, t in zip(landmarks, stamps):
-        t0 = time.thread_time()
-        f(v, t, object_scale(v))
-        cpu_ms.append((time.thread_time() - t0) * 1000)
-    assert np.median(cpu_ms) < 0.3
