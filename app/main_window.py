@@ -17,6 +17,7 @@ from app.plots import PerformancePlots
 from app.record_panel import RecordPanel
 from app.recording import RecordingController
 from app.settings_panel import SettingsPanel
+from app.signals_panel import SignalsPanel
 from app.source_panel import SourcePanel
 from app.stats import STAGES, LiveStats
 from app.transport import TransportBar
@@ -73,9 +74,8 @@ class MainWindow(FrameHandlers, RecordingActions, QtWidgets.QMainWindow):
         self.plots = PerformancePlots(STAGES)
         self.plot_tabs = QtWidgets.QTabWidget()
         self.plot_tabs.addTab(self.plots, "Performance")
-        self.signals_panel = _signals_panel()
-        if self.signals_panel is not None:  # scrolled: its expression bars are taller than the plot area
-            self.plot_tabs.addTab(_scrolled([self.signals_panel], stretch=False), "Signals")
+        self.signals_panel = SignalsPanel()  # scrolled: its expression bars are taller than the plot area
+        self.plot_tabs.addTab(_scrolled([self.signals_panel], stretch=False), "Signals")
         self.left = QtWidgets.QSplitter(QtCore.Qt.Orientation.Vertical, childrenCollapsible=False)
         self.left.addWidget(video_box)
         self.left.addWidget(self.plot_tabs)
@@ -234,10 +234,3 @@ def _scrolled(widgets, stretch: bool = True) -> QtWidgets.QScrollArea:
     area.setWidget(page)
     return area
 
-
-def _signals_panel():
-    try:
-        from app.signals_panel import SignalsPanel
-    except ImportError:
-        return None
-    return SignalsPanel()

@@ -11,6 +11,7 @@ import logging
 from PyQt6 import QtCore, QtGui, QtWidgets
 
 from app.widgets import set_state
+from pipeline.lipstick import LipstickStyle
 from pipeline.sinks import open_sink
 
 log = logging.getLogger(__name__)
@@ -20,25 +21,6 @@ OUTPUTS = (  # key, label, default address, tooltip
     ("ws", "WebSocket", "ws://127.0.0.1:8765", "JSON per frame to every connected WebSocket client"),
     ("vcam", "Virtual camera", "vcam", "the annotated video as a virtual webcam other apps can open"),
 )
-
-
-def _register_output_sinks() -> None:
-    """Make sure the optional network/virtual-camera sinks registered themselves with open_sink (the
-    registry loads them only when no sink was registered yet, and the file sinks usually are by now)."""
-    import importlib
-    for name in ("pipeline.sink_osc", "pipeline.sink_ws", "pipeline.sink_vcam"):
-        try:
-            importlib.import_module(name)
-        except ImportError as e:
-            log.debug("%s unavailable: %s", name, e)
-
-
-def _lipstick_module():
-    try:
-        from pipeline import lipstick
-    except ImportError:
-        return None
-    return lipstick
 
 
 class OutputRow:
@@ -87,9 +69,6 @@ class OutputsPanel(QtWidgets.QGroupBox):
         self.lipstick_box.toggled.connect(self._lipstick_changed)
         self.opacity.valueChanged.connect(self._lipstick_changed)
         self.color_button.clicked.connect(self._pick_color)
-        if _lipstick_module() is None:
-            self.lipstick_box.setEnabled(False)
-            self.lipstick_box.setToolTip("this build has no lipstick effect (pipeline.lipstick missing)")
         self._paint_color()
 
     # ---- outputs ------------------------------------------------------------------------------------
@@ -128,7 +107,6 @@ class OutputsPanel(QtWidgets.QGroupBox):
         if self.runner is None:
             row.show("starts with the next source")
             return
-        _register_output_sinks()
         try:
             sink = open_sink(row.address.text().strip())
             self.runner.attach(sink)
@@ -161,10 +139,9 @@ class OutputsPanel(QtWidgets.QGroupBox):
 
     # ---- lipstick -----------------------------------------------------------------------------------
     def lipstick(self):
-        module = _lipstick_module()
-        if module is None or not self.lipstick_box.isChecked():
+        if not self.lipstick_box.isChecked():
             return None
-        return module.LipstickStyle((self.color.blue(), self.color.green(), self.color.red()), self.opacity.value())
+        return LipstickStyle((self.color.blue(), self.color.green(), self.color.red()), self.opacity.value())
 
     def _pick_color(self) -> None:
         color = QtWidgets.QColorDialog.getColor(self.color, self, "Lipstick colour")
@@ -202,9 +179,8 @@ class OutputsPanel(QtWidgets.QGroupBox):
             else:
                 row.box.setChecked(True)
         text = getattr(args, "lipstick", None)
-        module = _lipstick_module()
-        if text and module is not None:
-            style = module.LipstickStyle.parse(text)  # a bad colour: one line from main(), before the window
+        if text:
+            style = LipstickStyle.parse(text)  # a bad colour: one line from main(), before the window
             b, g, r = style.color_bgr
             self.opacity.setValue(style.opacity)
             self.lipstick_box.setChecked(True)
@@ -229,4 +205,4 @@ class OutputsPanel(QtWidgets.QGroupBox):
             self.color = color
             self._paint_color()
         self.opacity.setValue(get_float(settings, "lipstick/opacity", self.opacity.value(), 0.0, 1.0))
-        self.lipstick_box.setChecked(get_bool(settings, "lipstick/on", False) and self.lipstick_box.isEnabled())
+        self.lipstick_box.setChecked(get_bool(settings, "lipstick/on", False))

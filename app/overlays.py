@@ -5,7 +5,6 @@ Lips and eye contours are drawn in their submodel's colour while that submodel r
 """
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import fields, replace
 
 from app.plots import COLORS
@@ -23,15 +22,6 @@ OVERLAY_LABELS = {  # OverlayStyle bool field -> (label, tooltip)
 }
 
 
-def unavailable_overlays() -> set[str]:
-    """Overlays this build cannot draw (their drawing module is missing): shown disabled, never requested."""
-    try:
-        missing = importlib.util.find_spec("pipeline.signal_drawing") is None
-    except ImportError:
-        missing = True
-    return {"pose_axes", "gaze_rays"} if missing else set()
-
-
 def overlay_toggles() -> list[str]:
     """OverlayStyle's on/off fields in declaration order (new ones appear in the GUI by themselves)."""
     return [f.name for f in fields(OverlayStyle) if isinstance(f.default, bool)]
@@ -47,7 +37,6 @@ def refined_colors(style: OverlayStyle, submodels: Submodels) -> OverlayStyle:
     """``style`` with lips/eyes/iris colours saying whether their points come from a submodel."""
     c = COLORS["overlay"]
     mesh = bgr(c["mesh_only"])
-    style = replace(style, **{name: False for name in unavailable_overlays()})
     return replace(style,
                    lips_bgr=bgr(c["lips_submodel"]) if Submodels.LIPS in submodels else mesh,
                    eye_bgr=bgr(c["eyes_submodel"]) if submodels & Submodels.EYES else mesh,

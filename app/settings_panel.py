@@ -7,7 +7,7 @@ import math
 
 from PyQt6 import QtCore, QtWidgets
 
-from app.overlays import OVERLAY_LABELS, overlay_toggles, unavailable_overlays
+from app.overlays import OVERLAY_LABELS, overlay_toggles
 from app.plots import COLORS
 from app.stats import STAGES
 from app.widgets import set_state
@@ -68,9 +68,6 @@ class SettingsPanel(QtWidgets.QWidget):
             label, tip = OVERLAY_LABELS.get(name, (name.replace("_", " ").capitalize(), ""))
             box = QtWidgets.QCheckBox(label, toolTip=tip, checked=getattr(style, name))
             box.toggled.connect(lambda on, n=name: self.style_changed.emit({n: on}))
-            if name in unavailable_overlays():
-                box.setEnabled(False)
-                box.setToolTip(tip + " (not available in this build)")
             grid.addWidget(box, i // 2, i % 2)
             self.overlay_boxes[name] = box
         layout.addWidget(overlays)

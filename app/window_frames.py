@@ -23,8 +23,7 @@ class FrameHandlers:
         if self.stats is not None:
             self.stats.reset()
         self.plots.reset()
-        if self.signals_panel is not None:
-            self.signals_panel.clear()
+        self.signals_panel.clear()
         self.last, self._faults_seen = None, 0
         self.setWindowTitle(f"meshcam — {self.live.label}")
         self.sources.description.setText(source.description)
@@ -84,7 +83,7 @@ class FrameHandlers:
             self.stack.view.hud_lines = [f"{fps:4.1f} fps   {len(result.faces)} face(s)   "
                                          f"{runner.tracker.provider.name.upper()}"] if self.base_style.hud else []
         self.stack.view.show_frame(annotated)
-        if self.signals_panel is not None and self.signals_panel.isVisible():  # its redraw is not free
+        if self.signals_panel.isVisible():  # its redraw is not free
             face = result.faces[0] if result.faces else None
             self.signals_panel.update_signals(face.signals if face else None, now)
         if now - self._last_ui > 0.2:  # numbers and plots at 5 Hz are plenty (and cheap)

@@ -1,16 +1,21 @@
-"""`python main.py bench [--quick] [--out DIR]`: meshcam against MediaPipe, measured in one run.
+"""`python main.py bench [--quick] [--out DIR]`: one report of meshcam against MediaPipe, every number from one run.
 
-What users live is a camera frame every 33 ms, so the race is timed two ways on the same frames, both
-rivals under the same machine load: interleaved (frame i by meshcam, then by MediaPipe, back to back) and
-paced (each rival gets its own 33 ms camera tick and sleeps to the next one, so both run "cold" as in
-real use). Smoothing on and off; 1, 2 and 4 faces (frames tiled from different clips); both rivals in this
-process, and each alone in its own process. Median and p90 per frame, load average during the run; every
-ratio is of two numbers measured in this run. Secondary: the presets' cost, per-face mesh time for batched
-faces, the hot-loop model time of each submodel set, and (full run) the accuracy benchmark
-(benchmarks/accuracy.py). Writes DIR/report.md and DIR/results.json.
+Sections (each run in its own guard: a section that fails is reported as failed with its one-line error
+and the others still run; its traceback goes to DIR/errors.log):
 
-meshcam runs through the public API (``FaceTracker``); per-stage numbers come from its timings and its
-``mesh`` for the batch measurement.
+- speed (this file): the race users live: a camera frame every 33 ms, timed two ways on the same frames,
+  both rivals under the same machine load: interleaved (frame i by meshcam, then by MediaPipe, back to
+  back) and paced (each rival call gets its own 33 ms tick and sleeps to the next one, so both run "cold"
+  as in real use). Smoothing on and off; 1, 2 and 4 faces (frames tiled from different clips); (full run)
+  each rival alone in its own process; the presets with their accuracy cost; per-face mesh time for
+  batched faces; hot-loop model time per submodel set. Median and p90 per frame, load average per race.
+- accuracy (benchmarks/accuracy.py): jitter rig (still, shake, sweep; lag) and NME, live and --quality best.
+- signals (benchmarks/signals_bench.py): head pose MAE on AFLW2000-3D, rotation/flip checks, cost per face.
+- outputs (benchmarks/outputs_bench.py): OSC / WebSocket / virtual camera / lipstick cost, a stalled client.
+- batch (benchmarks/batch_bench.py): batch throughput, 1 worker vs 2 workers vs Ray.
+
+Writes DIR/report.md, DIR/*.png and DIR/results.json (the same numbers); prints the headline table and the
+targets. The quick run uses each section's quick mode (a few minutes on 2 cores).
 """
 from __future__ import annotations
 
@@ -31,7 +36,15 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("GLOG_minloglevel", "2")
 
-from benchmarks.reference import MEDIA, ROOT, mean_error_iod, mediapipe_face_mesh, mediapipe_faces_px  # noqa: E402
+from benchmarks.reference import (  # noqa: E402
+    MEDIA,
+    PHOTOS,
+    ROOT,
+    VIDEOS,
+    mean_error_iod,
+    mediapipe_face_mesh,
+    mediapipe_faces_px,
+)
 from models.variants import PRESETS, Submodels  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -39,6 +52,7 @@ TICK_S = 1 / 30
 TILE = 512  # each face's tile, pixels
 CLIPS = ("LivePortrait_d10.mp4", "SadTalker_WDA_AlexandriaOcasioCortez_000.mp4", "LivePortrait_s18.mp4",
          "LivePortrait_d13.mp4")
+SECTIONS = ("speed", "accuracy", "signals", "outputs", "batch")
 ACCURACY_PHOTOS = ("face_recognition_obama.jpg", "face_recognition_biden.jpg", "deepface_img16.jpg",
                    "face_recognition_alex-lacamoire.png", "deepface_img20.jpg", "deepface_img13.jpg",
                    "face_recognition_lin-manuel-miranda.png", "LivePortrait_insightface_t1.jpg")
@@ -48,13 +62,14 @@ ACCURACY_PHOTOS = ("face_recognition_obama.jpg", "face_recognition_biden.jpg", "
 class BenchSize:
     frames: int  # frames per race
     faces: tuple[int, ...]
-    process_rounds: int  # separate-process races (each rival once per round)
+    process_rounds: int  # separate-process races (each rival once per round); 0: none
     hot_runs: int
-    accuracy: bool  # run benchmarks.accuracy too
+    preset_photos: int  # photos for the presets' accuracy cost
+    sections: tuple[str, ...] = SECTIONS
 
 
-FULL = BenchSize(240, (1, 2, 4), 2, 400, True)
-QUICK = BenchSize(90, (1, 2, 4), 1, 150, False)
+FULL = BenchSize(240, (1, 2, 4), 2, 400, len(ACCURACY_PHOTOS))
+QUICK = BenchSize(60, (1, 2, 4), 0, 150, 4)
 
 
 # ---- frames --------------------------------------------------------------------------------------
@@ -71,7 +86,7 @@ def tiled_frames(faces: int, n: int) -> list[np.ndarray]:
     per_clip = []
     for clip in CLIPS[:faces]:
         frames = []
-        with open_source(str(MEDIA / "videos" / clip)) as source:
+        with open_source(str(VIDEOS / clip)) as source:
             for f in source:
                 frames.append(_square(f.frame_bgr))
                 if len(frames) >= n:
@@ -190,6 +205,7 @@ def bench_race(size: BenchSize, frames_by_faces: dict[int, list[np.ndarray]], su
                 ca, cb = _stats(cpu["meshcam"]), _stats(cpu["mediapipe"])
                 rows.append({"faces": faces, "smooth": smooth, "mode": "paced" if paced else "interleaved",
                              "meshcam": a, "mediapipe": b, "ratio": a["median_ms"] / b["median_ms"],
+                             "per_face_ms": {"meshcam": a["median_ms"] / faces, "mediapipe": b["median_ms"] / faces},
                              "ratio_p90": a["p90_ms"] / b["p90_ms"],
                              "cpu": {"meshcam": ca, "mediapipe": cb, "ratio": ca["median_ms"] / cb["median_ms"]},
                              "stages_ms": {k: float(np.median(v[-len(frames) + 5:])) for k, v in ours.stages.items()},
@@ -245,8 +261,8 @@ def bench_presets(size: BenchSize, frames: list[np.ndarray]) -> list[dict]:
     mp.prepare(frames)
     with mediapipe_face_mesh(static=True, max_faces=1) as fm:
         refs = {}
-        for name in ACCURACY_PHOTOS:
-            img = _cv2.imread(str(MEDIA / "photos" / name))
+        for name in ACCURACY_PHOTOS[:size.preset_photos]:
+            img = _cv2.imread(str(PHOTOS / name))
             found = mediapipe_faces_px(fm, img) if img is not None else []
             if found:
                 refs[name] = (img, found[0])
@@ -316,7 +332,7 @@ def _frame(i: int, image: np.ndarray):
 def bench_hot(size: BenchSize) -> list[dict]:
     """Hot-loop mesh time of each submodel set (secondary: real per-frame use is colder, see the race)."""
     tracker = Meshcam(1, False).tracker
-    img = cv2.imread(str(MEDIA / "photos" / "face_recognition_obama.jpg"))
+    img = cv2.imread(str(PHOTOS / "face_recognition_obama.jpg"))
     roi = tracker.detect_image(img).faces[0].roi
     sets = (Submodels.NONE, Submodels.LIPS, Submodels.IRISES, Submodels.LEFT_EYE | Submodels.LEFT_IRIS,
             Submodels.EYES | Submodels.IRISES, Submodels.LIPS | Submodels.EYES, Submodels.ALL)
@@ -336,93 +352,128 @@ def bench_hot(size: BenchSize) -> list[dict]:
     return rows
 
 
-# ---- report --------------------------------------------------------------------------------------
-def _report(results: dict) -> str:
-    r = results
-    lines = [f"# meshcam benchmark ({'quick' if r['quick'] else 'full'} run)", "",
-             f"{r['machine']}. Provider: **CPU**. Load average at start {r['load_avg'][0]:.2f}, end "
-             f"{r['load_avg'][1]:.2f}. Every ratio is meshcam over MediaPipe 0.10.21 "
-             "(`FaceMesh(refine_landmarks=True)`, video mode) measured in this same run, on the same frames.", "",
-             "## Speed", "",
-             "Time per frame (meshcam: detection when needed, mesh, smoothing; full preset, signals off). "
-             "Interleaved: the two rivals alternate frame by frame, back to back. Paced: each call gets its "
-             "own 33 ms camera tick, as a 30 fps webcam. Faces: 512x512 tiles of different clips.", "",
-             "| faces | smoothing | mode | meshcam median / p90 ms | MediaPipe median / p90 ms | ratio | "
-             "ratio p90 | CPU ms ours / MP (ratio) | detect / mesh / smooth ms | faces found (ours, MP) | load |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for x in r["race"]:
-        st = x["stages_ms"]
-        lines.append(f"| {x['faces']} | {'on' if x['smooth'] else 'off'} | {x['mode']} | "
-                     f"{x['meshcam']['median_ms']:.2f} / {x['meshcam']['p90_ms']:.2f} | "
-                     f"{x['mediapipe']['median_ms']:.2f} / {x['mediapipe']['p90_ms']:.2f} | **{x['ratio']:.2f}** | "
-                     f"{x['ratio_p90']:.2f} | {x['cpu']['meshcam']['median_ms']:.2f} / "
-                     f"{x['cpu']['mediapipe']['median_ms']:.2f} ({x['cpu']['ratio']:.2f}) | "
-                     f"{st['detect']:.2f} / {st['mesh']:.2f} / {st['smooth']:.2f} | "
-                     f"{x['faces_found']['meshcam']:.2f}, {x['faces_found']['mediapipe']:.2f} | "
-                     f"{x['load_avg'][0]:.1f}-{x['load_avg'][1]:.1f} |")
-    p = r.get("processes")
-    if p:
-        lines += ["", f"Each rival alone in its own process (paced, {p['faces']} face, smoothing "
-                  f"{'on' if p['smooth'] else 'off'}, {p['rounds']} round(s) alternating): meshcam "
-                  f"{p['meshcam']['median_ms']:.2f} / {p['meshcam']['p90_ms']:.2f} ms, MediaPipe "
-                  f"{p['mediapipe']['median_ms']:.2f} / {p['mediapipe']['p90_ms']:.2f} ms (median / p90): "
-                  f"ratio **{p['ratio']:.2f}** (CPU time ratio {p['cpu_ratio']:.2f}). Load averages: "
-                  + ", ".join(f"{v:.1f}" for v in p["load_avg"]) + "."]
-    lines += ["", "## Presets", "", "1 face, smoothing on. Accuracy cost: mean distance to MediaPipe's refined "
-              "landmarks on shared photos (static mode), % of the outer-eye-corner distance, over the points the "
-              "preset outputs.", "",
-              "| preset | submodels | interleaved ms (ratio; CPU ratio) | paced ms (ratio; CPU ratio) | "
-              "vs MediaPipe, % IOD mean (min-max) | irises |", "|---|---|---|---|---|---|"]
-    for x in r["presets"]:
-        e = x["error_vs_mediapipe_pct_iod"]
-        lines.append(f"| {x['preset']} | {x['submodels']} | {x['interleaved']['meshcam']['median_ms']:.2f} "
-                     f"(**{x['interleaved']['ratio']:.2f}**; {x['interleaved']['cpu_ratio']:.2f}) | "
-                     f"{x['paced']['meshcam']['median_ms']:.2f} (**{x['paced']['ratio']:.2f}**; "
-                     f"{x['paced']['cpu_ratio']:.2f}) | {e['mean']:.2f} ({e['min']:.2f}-{e['max']:.2f}) | "
-                     f"{'yes' if x['irises'] else 'no'} |")
-    lines += ["", "## Faces in one batch", "", "Mesh time per face with all of a frame's faces in one session "
-              "call (crop, session, assembly; half a tick of sleep before each call), vs one face; wall and "
-              "CPU time (the CPU figure is robust to other processes' load).", "",
-              "| faces | submodels | per-face median / p90 ms | vs single face | per-face CPU ms | CPU vs single |",
-              "|---|---|---|---|---|---|"]
-    for x in r["batch"]:
-        lines.append(f"| {x['faces']} | {x['submodels']} | {x['per_face']['median_ms']:.2f} / "
-                     f"{x['per_face']['p90_ms']:.2f} | {x['vs_single_face']:.2f} | "
-                     f"{x['per_face_cpu']['median_ms']:.2f} | **{x['vs_single_face_cpu']:.2f}** |")
-    lines += ["", "## Submodel cost (hot loop, secondary)", "", "One face crop, back-to-back calls (crop, "
-              "session, assembly): hotter than real per-frame use.", "", "| model | median ms | p90 ms |",
-              "|---|---|---|"]
-    for x in r["hot"]:
-        lines.append(f"| {x['model']} | {x['median_ms']:.2f} | {x['p90_ms']:.2f} |")
-    if "accuracy" in r:
-        lines += ["", "## Accuracy", "", "From `python -m benchmarks.accuracy` (jitter rig and NME), run here:", "",
-                  "```", json.dumps(r["accuracy"], indent=1)[:6000], "```"]
-    lines += ["", f"Reproduce: `python main.py bench{' --quick' if r['quick'] else ''} --out DIR`.", ""]
-    return "\n".join(lines)
-
-
-def run_bench(out: Path, size: BenchSize, quick: bool) -> dict:
-    out.mkdir(parents=True, exist_ok=True)
-    t0 = time.perf_counter()
-    results = {"quick": quick, "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
-                                          f"Python {platform.python_version()}", "load_avg": [os.getloadavg()[0]]}
+# ---- one run, every section ---------------------------------------------------------------------
+def bench_speed(size: BenchSize) -> dict:
+    """The speed section; each part in its own guard (a failed part is named in ``failed``)."""
     frames = {k: tiled_frames(k, size.frames) for k in size.faces}
-    steps = [("race", lambda: bench_race(size, frames)),
+    parts = [("race", lambda: bench_race(size, frames)),
              ("processes", lambda: bench_processes(size) if size.process_rounds else None),
              ("presets", lambda: bench_presets(size, frames[min(size.faces)])),
              ("batch", lambda: bench_batch(size, frames)),
              ("hot", lambda: bench_hot(size))]
-    if size.accuracy:
-        from benchmarks import accuracy
-        steps.append(("accuracy", lambda: accuracy.run(quick)))
-    for i, (name, fn) in enumerate(steps, 1):
-        log.info("bench %d/%d: %s", i, len(steps), name)
-        results[name] = fn()
-    results["load_avg"].append(os.getloadavg()[0])
+    out: dict = {"frames": size.frames, "clips": list(CLIPS[:max(size.faces)]), "failed": {}}
+    for name, fn in parts:
+        log.info("speed: %s", name)
+        try:
+            out[name] = fn()
+        except Exception as e:  # noqa: BLE001 - reported, the other parts still run
+            out["failed"][name] = _one_line(e)
+            _save_traceback(name)
+    return out
+
+
+def _section_runners(size: BenchSize, quick: bool, out: Path) -> dict:
+    def accuracy():
+        from benchmarks import accuracy as module
+        return module.run(quick, log=log.info)
+
+    def signals():
+        from benchmarks import signals_bench
+        return signals_bench.run(quick)
+
+    def outputs():
+        from benchmarks import outputs_bench
+        return outputs_bench.run(quick, out / "outputs")
+
+    def batch():
+        from benchmarks import batch_bench
+        return batch_bench.run(quick)
+
+    return {"speed": lambda: bench_speed(size), "accuracy": accuracy, "signals": signals, "outputs": outputs,
+            "batch": batch}
+
+
+_ERRORS_LOG: Path | None = None
+
+
+def _one_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return f"{type(e).__name__}: {text[0] if text else ''}"[:300]
+
+
+def _save_traceback(where: str) -> None:
+    if _ERRORS_LOG is not None:
+        import traceback
+        with open(_ERRORS_LOG, "a") as f:
+            f.write(f"---- {where}\n{traceback.format_exc()}\n")
+
+
+def prime_mediapipe_logs() -> None:
+    """MediaPipe logs one more warning (landmark_projection_calculator) on the first frame *with a face* in a
+    process, after ``mediapipe_face_mesh``'s silenced warm-up: spend it here, silenced."""
+    from benchmarks.reference import quiet_native_stderr
+    image = cv2.imread(str(PHOTOS / ACCURACY_PHOTOS[0]))
+    if image is None:
+        return
+    with mediapipe_face_mesh(static=True, max_faces=1) as fm, quiet_native_stderr():
+        mediapipe_faces_px(fm, image)
+
+
+def run_bench(out: Path, size: BenchSize, quick: bool) -> dict:
+    """Run ``size.sections``; write DIR/results.json, DIR/report.md and the plots; return the results."""
+    global _ERRORS_LOG
+    from benchmarks import bench_report
+    out.mkdir(parents=True, exist_ok=True)
+    _ERRORS_LOG = out / "errors.log"
+    _ERRORS_LOG.unlink(missing_ok=True)
+    for name in ("websockets", "pipeline.sink_ws"):  # the outputs section's per-connection chatter
+        logging.getLogger(name).setLevel(logging.WARNING)
+    t0 = time.perf_counter()
+    results: dict = {"quick": quick, "started_utc": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                     "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+                     "load_avg": {"start": list(os.getloadavg())}, "sections": {}}
+    try:
+        prime_mediapipe_logs()
+    except Exception:  # noqa: BLE001 - without MediaPipe the sections that need it fail and say so
+        pass
+    runners = _section_runners(size, quick, out)
+    for i, name in enumerate(size.sections, 1):
+        log.info("bench %d/%d: %s", i, len(size.sections), name)
+        s0, load0 = time.perf_counter(), os.getloadavg()[0]
+        entry: dict = {"status": "ok", "error": None, "data": None}
+        try:
+            entry["data"] = runners[name]()
+        except Exception as e:  # noqa: BLE001 - a failed section is reported; the others still run
+            entry.update(status="failed", error=_one_line(e))
+            _save_traceback(name)
+        entry["seconds"] = time.perf_counter() - s0
+        entry["load_avg"] = [load0, os.getloadavg()[0]]
+        results["sections"][name] = entry
+        log.info("bench %s: %s (%.0f s)%s", name, entry["status"], entry["seconds"],
+                 f": {entry['error']}" if entry["error"] else "")
+    results["load_avg"]["end"] = list(os.getloadavg())
     results["seconds"] = time.perf_counter() - t0
-    (out / "results.json").write_text(json.dumps(results, indent=1))
-    (out / "report.md").write_text(_report(results))
+    results["checks"] = bench_report.checks(results)
+    results["plots"] = bench_report.plots(results, out, on_error=lambda name: _save_traceback(f"plot {name}"))
+    (out / "results.json").write_text(json.dumps(results, indent=1, default=_json_default))
+    (out / "report.md").write_text(bench_report.report(results))
     return results
+
+
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (np.ndarray, tuple)):
+        return list(np.asarray(value).tolist())
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(type(value).__name__)
+
+
+def print_summary(results: dict, out: Path) -> None:
+    from benchmarks import bench_report
+    print("\n".join(bench_report.summary_lines(results)))
+    print(f"\nreport: {out / 'report.md'} ({results['seconds']:.0f} s)")
 
 
 def bench_cli(args) -> int:
@@ -430,20 +481,11 @@ def bench_cli(args) -> int:
         from pipeline.errors import InputError
         raise InputError(f"benchmark media not found at {MEDIA} (the shared/ folder beside the checkout)")
     size = QUICK if args.quick else FULL
-    if getattr(args, "no_accuracy", False):
-        size = replace(size, accuracy=False)
+    if getattr(args, "sections", None):
+        size = replace(size, sections=tuple(args.sections))
     out = Path(args.out)
     results = run_bench(out, size, args.quick)
-    print(f"\n{'faces':>5s} {'smooth':>6s} {'mode':>11s} {'meshcam ms':>10s} {'MediaPipe ms':>12s} {'ratio':>6s}")
-    for r in results["race"]:
-        print(f"{r['faces']:5d} {'on' if r['smooth'] else 'off':>6s} {r['mode']:>11s} "
-              f"{r['meshcam']['median_ms']:10.2f} {r['mediapipe']['median_ms']:12.2f} {r['ratio']:6.2f}")
-    if results.get("processes"):
-        print(f"separate processes (paced, 1 face): ratio {results['processes']['ratio']:.2f}")
-    print("presets: " + ", ".join(f"{p['preset']} {p['interleaved']['meshcam']['median_ms']:.2f} ms "
-                                  f"(x{p['interleaved']['ratio']:.2f}, {p['error_vs_mediapipe_pct_iod']['mean']:.2f} "
-                                  "% IOD)" for p in results["presets"]))
-    print(f"\nreport: {out / 'report.md'} ({results['seconds']:.0f} s)")
+    print_summary(results, out)
     return 0
 
 
@@ -451,8 +493,9 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true")
     p.add_argument("--out", default="bench-out")
-    p.add_argument("--no-accuracy", action="store_true", help="skip benchmarks.accuracy in a full run")
-    p.add_argument("--only", choices=("race", "processes", "presets", "batch", "hot"), help="run one section")
+    p.add_argument("--sections", nargs="+", choices=SECTIONS, help="run only these sections (default: all)")
+    p.add_argument("--only", choices=("race", "processes", "presets", "batch", "hot"),
+                   help="print one part of the speed section as JSON")
     p.add_argument("--frames", type=int, default=None)
     p.add_argument("--worker", choices=("meshcam", "mediapipe"), help=argparse.SUPPRESS)
     p.add_argument("--faces", type=int, nargs="+", default=None, help="face counts (default 1 2 4)")
@@ -474,7 +517,14 @@ def main(argv=None) -> int:
               "batch": lambda: bench_batch(size, frames), "hot": lambda: bench_hot(size)}[args.only]
         print(json.dumps(fn(), indent=1))
         return 0
-    return bench_cli(args)
+    if args.sections:
+        size = replace(size, sections=tuple(args.sections))
+    if not MEDIA.is_dir():
+        print(f"error: shared media not found at {MEDIA}", file=sys.stderr)
+        return 2
+    out = Path(args.out)
+    print_summary(run_bench(out, size, args.quick), out)
+    return 0
 
 
 if __name__ == "__main__":

@@ -158,10 +158,11 @@ def jitter_photos_plot(results: dict, out: Path) -> str | None:
         return None
     plt = _plt()
     names = list(per)
-    fig, ax = plt.subplots(figsize=(max(5, 0.45 * len(names) + 2), 4))
+    labels = [short_label(n, 60) for n in names]  # full stems: partial_face and partial_face2 must differ
+    fig, ax = plt.subplots(figsize=(max(5, 0.45 * len(names) + 2), 3 + 0.065 * max(map(len, labels))))
     ax.bar(np.arange(len(names)), [per[n] for n in names], 0.6, color=MESHCAM)
     _target(ax, br.STILL_JITTER_RATIO, f"target ≤ {br.STILL_JITTER_RATIO}×")
-    ax.set_xticks(np.arange(len(names)), [short_label(n) for n in names], rotation=60, ha="right", fontsize=7)
+    ax.set_xticks(np.arange(len(names)), labels, rotation=60, ha="right", fontsize=7)
     ax.set_ylim(bottom=0)
     ax.set_ylabel("live / MediaPipe jitter\n(lower is better)")
     ax.set_title("Still face + noise, per photo")

@@ -18,13 +18,17 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from benchmarks.reference import PHOTOS, mediapipe_face_mesh
 from pipeline.config import PipelineConfig
 
 WINDOW = (640, 480)
 FPS = 30.0
 MOTIONS = ("still", "shake", "sweep")
-MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
 FACE_WIDTH_PX = 200  # the face's width in the window (a webcam user at arm's length)
+# Faces tracked at once in the rig, of which the one at the rig face's known position is kept: group photos, and
+# small photos whose mirrored border (BORDER_REFLECT) repeats the face, put other faces in the window; a
+# tracker held to one face may follow one of those, then switch when it leaves the window.
+RIG_FACES = 3
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,8 @@ class Sequence:
     transforms: np.ndarray  # (N, 2, 3) photo -> window affine (similarity) per frame
     timestamps_ms: np.ndarray
     motion: str
+    face_centre_px: np.ndarray | None = None  # (N, 2) where the rig's face box centre is in each window frame
+
 
 
 def _similarity(scale: float, angle: float, tx: float, ty: float, centre) -> np.ndarray:
@@ -71,10 +77,12 @@ def make_sequence(photo_bgr: np.ndarray, face_box_xyxy, motion: str, n: int, see
             frame = np.clip(frame + rng.normal(0, noise_sigma, frame.shape), 0, 255).astype(np.uint8)
         frames.append(frame)
         mats.append(m)
-    return Sequence(frames, np.array(mats), np.arange(n) * 1000.0 / FPS, motion)
+    mats = np.array(mats)
+    centres = mats[:, :, :2] @ np.asarray(face_c, np.float64) + mats[:, :, 2]
+    return Sequence(frames, mats, np.arange(n) * 1000.0 / FPS, motion, centres)
 
 
-def rig_photos(detector, folder: Path = MEDIA / "photos", names=None) -> list[tuple[str, np.ndarray, np.ndarray]]:
+def rig_photos(detector, folder: Path = PHOTOS, names=None) -> list[tuple[str, np.ndarray, np.ndarray]]:
     """(name, photo, face box) for every photo in ``folder`` (or the given names) where the detector finds a
     face at least 48 px wide (smaller ones would be upscaled 4x into the window: a blur test, not jitter);
     the largest face is used."""
@@ -117,39 +125,55 @@ def jitter_percent(landmarks_photo: np.ndarray, regions: dict[str, np.ndarray], 
 
 
 def lag_frames(smoothed_window: np.ndarray, raw_window: np.ndarray, max_lag: float = 6.0) -> float:
-    """How many frames the smoothed trajectory trails the raw one (mean face position; sub-frame)."""
-    a = np.nanmean(smoothed_window[:, :468, :2], axis=1)
-    b = np.nanmean(raw_window[:, :468, :2], axis=1)
+    """How many frames the smoothed trajectory trails the raw one (mean face position; sub-frame); NaN when
+    fewer than 20 frames have both."""
+    ok = np.isfinite(smoothed_window[:, :468, :2]).all(axis=(1, 2)) & np.isfinite(raw_window[:, :468, :2]).all(
+        axis=(1, 2))
+    if ok.sum() < 20:
+        return float("nan")
+    a = smoothed_window[:, :468, :2].mean(axis=1)
+    b = raw_window[:, :468, :2].mean(axis=1)
     t = np.arange(len(b), dtype=float)
+    keep = ok & (t >= 10)
     best, best_err = 0.0, np.inf
     for d in np.arange(0, max_lag, 0.05):
-        shifted = np.stack([np.interp(t - d, t, b[:, k]) for k in range(2)], axis=1)
-        err = np.mean(np.sum((a[10:] - shifted[10:]) ** 2, axis=1))
+        shifted = np.stack([np.interp(t - d, t[ok], b[ok, k]) for k in range(2)], axis=1)
+        err = np.mean(np.sum((a[keep] - shifted[keep]) ** 2, axis=1))
         if err < best_err:
             best, best_err = d, err
     return float(best)
 
 
-def _tracker(detector, mesh):
+def _tracker(detector, mesh, max_faces: int):
     try:
         from pipeline.tracker import MultiFaceTracker as Tracker
     except ImportError:  # before the public API: the tracker was pipeline.tracker.FaceTracker
         from pipeline.tracker import FaceTracker as Tracker
     names = PipelineConfig.__dataclass_fields__
-    config = PipelineConfig(smooth=False, **({"signals": False} if "signals" in names else {}))
+    config = PipelineConfig(smooth=False, max_faces=max_faces, **({"signals": False} if "signals" in names else {}))
     return Tracker(detector, mesh, config)
 
 
+def rig_face(faces: list[np.ndarray], seq: Sequence, i: int) -> np.ndarray | None:
+    """Of one frame's (478, 3) landmark sets, the rig's face: nearest its known centre, within half its width
+    (None if no face is there); without known centres, the first."""
+    if seq.face_centre_px is None:
+        return faces[0] if faces else None
+    dist = [np.linalg.norm(np.nanmean(f[:468, :2], axis=0) - seq.face_centre_px[i]) for f in faces]
+    k = int(np.argmin(dist)) if dist else -1
+    return faces[k] if k >= 0 and dist[k] < FACE_WIDTH_PX / 2 else None
+
+
 def track_raw(detector, mesh, seq: Sequence) -> np.ndarray:
-    """(N, 478, 3) raw landmarks of the first tracked face per frame of ``seq`` (NaN where none), tracked
+    """(N, 478, 3) raw landmarks of the rig's face per frame of ``seq`` (NaN where it is not found), tracked
     in video mode (each frame's crop from the previous frame's landmarks). ``mesh`` may be any FaceMesh
     drop-in (e.g. pipeline.tta.AugmentedMesh)."""
-    tracker = _tracker(detector, mesh)
+    tracker = _tracker(detector, mesh, RIG_FACES if seq.face_centre_px is not None else 1)
     out = np.full((len(seq.frames), 478, 3), np.nan)
     for i, (frame, ts) in enumerate(zip(seq.frames, seq.timestamps_ms)):
-        faces = tracker.step(frame, ts).faces
-        if faces:
-            out[i] = faces[0].raw_landmarks_px
+        face = rig_face([f.raw_landmarks_px for f in tracker.step(frame, ts).faces], seq, i)
+        if face is not None:
+            out[i] = face
     return out
 
 
@@ -176,13 +200,15 @@ def live_smooth(raw: np.ndarray, timestamps_ms: np.ndarray, **params) -> np.ndar
     return out
 
 
-def mediapipe_track(mp, seq: Sequence) -> np.ndarray:
-    """(N, 478, 3) MediaPipe FaceMesh (legacy solution, video mode, refine_landmarks) on ``seq``."""
+def mediapipe_track(seq: Sequence) -> np.ndarray:
+    """(N, 478, 3) MediaPipe FaceMesh (legacy solution, video mode, refine_landmarks) on ``seq``: the rig's face,
+    as ``track_raw`` picks it; a fresh graph per sequence, created with its start-up log silenced."""
+    from benchmarks.reference import mediapipe_faces_px
     out = np.full((len(seq.frames), 478, 3), np.nan)
-    h, w = seq.frames[0].shape[:2]
-    with mp.solutions.face_mesh.FaceMesh(static_image_mode=False, refine_landmarks=True, max_num_faces=1) as fm:
+    faces = RIG_FACES if seq.face_centre_px is not None else 1
+    with mediapipe_face_mesh(static=False, max_faces=faces) as fm:
         for i, f in enumerate(seq.frames):
-            res = fm.process(cv2.cvtColor(f, cv2.COLOR_BGR2RGB)).multi_face_landmarks
-            if res:
-                out[i] = [[p.x * w, p.y * h, p.z * w] for p in res[0].landmark]
+            face = rig_face(mediapipe_faces_px(fm, f), seq, i)
+            if face is not None:
+                out[i] = face
     return out

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.reference import MEDIA
+
 JAW = [127, 234, 93, 132, 58, 172, 136, 150, 152, 379, 365, 397, 288, 361, 323, 454, 356]
 BROWS = [70, 63, 105, 66, 107, 336, 296, 334, 293, 300]
 NOSE = [168, 197, 5, 4, 75, 97, 2, 326, 305]
@@ -22,7 +24,6 @@ assert len(MESH_TO_68) == 68
 
 REGIONS_68 = {"all": np.arange(68), "eyes": np.arange(36, 48), "lips": np.arange(48, 68)}
 OUTER_EYE_CORNERS_68 = (36, 45)
-MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
 
 
 # ---- the annotated shared faces --------------------------------------------------------------------

@@ -17,12 +17,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from benchmarks.reference import LANDMARKS, PHOTOS, VIDEOS
 from pipeline.head_pose import aflw2000_angles_deg, euler_deg_to_rotation, landmarks_from_metric, rotation_of
 from pipeline.signals import BLENDSHAPE_NAMES, SignalEstimator
 
-MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
-AFLW = MEDIA / "landmarks" / "prnet_aflw2000"
-VIDEOS = MEDIA / "videos"
+AFLW = LANDMARKS / "prnet_aflw2000"
 PUBLISHED_MAE = {"HopeNet": 6.16, "FSA-Net": 5.07, "6DRepNet": 3.97}
 
 # Blink events marked by hand: every frame of each clip was cut out around the eyes, tiled with its frame
@@ -368,7 +367,7 @@ def calibrate() -> dict:
                                 if np.isfinite(lm[:468]).all()]))
     photo_tracker = make_tracker(smooth=False, max_faces=10)
     faces = []
-    for path in sorted(MEDIA.glob("photos/*")) + sorted(MEDIA.glob("landmarks/*/*.jpg")):
+    for path in sorted(PHOTOS.glob("*")) + sorted(LANDMARKS.glob("*/*.jpg")):
         image = cv2.imread(str(path))
         if image is None:
             continue
@@ -408,7 +407,7 @@ def calibrate() -> dict:
 def run(quick: bool = False) -> dict:
     tracker = make_tracker(smooth=False)
     out = {"aflw2000": aflw_pose(tracker)}
-    photos = [MEDIA / "photos" / n for n in (FLIP_PHOTOS[:3] if quick else FLIP_PHOTOS)]
+    photos = [PHOTOS / n for n in (FLIP_PHOTOS[:3] if quick else FLIP_PHOTOS)]
     photos += sorted(AFLW.glob("*.jpg"))[: 4 if quick else 16]
     out["exactness"] = exactness(tracker, photos)
     out["blinks"] = blinks(tracker)

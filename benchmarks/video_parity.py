@@ -21,6 +21,8 @@ def main() -> int:
     p = argparse.ArgumentParser()
     p.add_argument("--frames", type=int, default=150)
     args = p.parse_args()
+    from benchmarks.bench import prime_mediapipe_logs
+    prime_mediapipe_logs()
     tracker = FaceTracker.create(PipelineConfig(provider="cpu", smooth=False, signals=False))
     print(f"{'clip':44s} {'frames':>6s} {'ours':>5s} {'mp':>5s} {'median %IOD':>11s} {'max %IOD':>9s}")
     for clip in sorted(VIDEOS.glob("*.mp4")):

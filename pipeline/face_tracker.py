@@ -7,7 +7,6 @@ on the caller's, so a GUI never blocks on it).
 """
 from __future__ import annotations
 
-import inspect
 import logging
 import threading
 import time
@@ -39,12 +38,7 @@ def _signal_estimator():
 
 
 def _load(config: PipelineConfig) -> Engine:
-    kwargs = {}
-    if "detector" in inspect.signature(load_engine).parameters:
-        kwargs["detector"] = config.detector
-    elif config.detector != "short":
-        raise ValueError("this build has no full-range detector")
-    return load_engine(config.provider, config.threads, config.min_detection_confidence, **kwargs)
+    return load_engine(config.provider, config.threads, config.min_detection_confidence, detector=config.detector)
 
 
 class FaceTracker:

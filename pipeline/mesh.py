@@ -156,8 +156,6 @@ class FaceMesh:
             self.variant(s)
 
     def variant(self, submodels: Submodels) -> _Variant:
-        if isinstance(submodels, tuple) and len(submodels) == 3:  # legacy (lips, eyes, iris) booleans
-            submodels = Submodels.from_flags(*submodels)
         if not isinstance(submodels, Submodels):
             raise TypeError(f"submodels must be a Submodels flag, not {submodels!r}")
         v = self._variants.get(submodels)

@@ -174,12 +174,9 @@ def _load_builtin_sinks() -> None:
         return
     _builtins_loaded = True
     import pipeline.file_sinks  # noqa: F401  (video, landmarks, image)
-    for optional in ("pipeline.sink_osc", "pipeline.sink_ws", "pipeline.sink_vcam"):
-        try:
-            __import__(optional)
-        except ModuleNotFoundError as e:
-            if e.name != optional:  # the module exists but a dependency is missing
-                log.debug("%s unavailable: %s", optional, e)
+    import pipeline.sink_osc  # noqa: F401
+    import pipeline.sink_vcam  # noqa: F401  (pyvirtualcam is imported when a virtual camera opens)
+    import pipeline.sink_ws  # noqa: F401
 
 
 def open_sink(spec: str | Path, **options) -> Sink:

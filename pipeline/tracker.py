@@ -8,7 +8,6 @@ face is tracked, and a re-acquired face gets a new id and a fresh smoother.
 """
 from __future__ import annotations
 
-import inspect
 import time
 from dataclasses import dataclass, field
 
@@ -64,9 +63,6 @@ class MultiFaceTracker:
         self._tracks: list[_Track] = []
         self._next_id = 0
         self._searches = 0  # detector passes since a face was last tracked
-        # The score threshold is a call argument where the detector takes one (never a shared attribute
-        # rewritten every frame).
-        self._score_kwarg = "min_score" in inspect.signature(detector.__call__).parameters
 
     def set_config(self, config: PipelineConfig) -> None:
         """Apply new options from the next step on; smoothing parameters retune live filters."""
@@ -169,10 +165,8 @@ class MultiFaceTracker:
 
     def _detect(self, frame_bgr: np.ndarray, turns: int):
         c = self.config
-        if self._score_kwarg:
-            return self.detector(frame_bgr, c.max_faces, turns, min_score=c.min_detection_confidence)
-        self.detector.min_score = c.min_detection_confidence  # older detector API
-        return self.detector(frame_bgr, c.max_faces, turns)
+        # the threshold is a call argument, never a shared attribute rewritten every frame
+        return self.detector(frame_bgr, c.max_faces, turns, min_score=c.min_detection_confidence)
 
     def detect_faces(self, frame_bgr: np.ndarray) -> TrackStep:
         """Static-image mode: every face the detector finds, each meshed once from its detection; no state is

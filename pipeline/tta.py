@@ -16,14 +16,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from models.variants import Submodels
 from pipeline.geometry import RotatedRect, landmarks_to_rect
 from pipeline.mirror import mirror_landmarks
 from pipeline.types import MeshResult
-
-try:  # the per-side submodel flags (models/variants.py); older meshes take a (lips, eyes, iris) tuple
-    from models.variants import Submodels as _Flags
-except ImportError:  # pragma: no cover
-    _Flags = None
 
 _MARGIN_PX = 2  # beyond the ROI's bound, so bilinear sampling at its edge sees the same pixels
 
@@ -33,13 +29,11 @@ def mirror_roi(roi: RotatedRect, frame_width: int) -> RotatedRect:
     return RotatedRect(frame_width - 1 - roi.center_x, roi.center_y, roi.width, roi.height, -roi.rotation)
 
 
-def mirror_submodels(submodels):
+def mirror_submodels(submodels: Submodels) -> Submodels:
     """The submodels that, run on the mirror image, give the same subject-side landmarks (left <-> right)."""
-    if _Flags is None or not isinstance(submodels, _Flags):
-        return submodels  # the legacy (lips, eyes, iris) tuple is symmetric
-    swap = {_Flags.LEFT_EYE: _Flags.RIGHT_EYE, _Flags.RIGHT_EYE: _Flags.LEFT_EYE,
-            _Flags.LEFT_IRIS: _Flags.RIGHT_IRIS, _Flags.RIGHT_IRIS: _Flags.LEFT_IRIS}
-    out = submodels & _Flags.LIPS
+    swap = {Submodels.LEFT_EYE: Submodels.RIGHT_EYE, Submodels.RIGHT_EYE: Submodels.LEFT_EYE,
+            Submodels.LEFT_IRIS: Submodels.RIGHT_IRIS, Submodels.RIGHT_IRIS: Submodels.LEFT_IRIS}
+    out = submodels & Submodels.LIPS
     for side, other in swap.items():
         if side in submodels:
             out |= other

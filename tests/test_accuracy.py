@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from benchmarks.jitter_rig import jitter_percent, lag_frames, live_smooth, make_sequence, to_photo, track_raw
+from models.variants import Submodels
 from pipeline.detector import detection_to_roi
 from pipeline.mirror import MIRROR_MAP, mirror_landmarks, mirror_map_from_vertices, read_obj_vertices
 from pipeline.offline_smoothing import smooth_results, smooth_track
@@ -74,7 +75,7 @@ def test_flipped_pass_finds_the_same_face(engine):
         img = _photo(name)
         roi = detection_to_roi(engine.detector(img, 1)[0])
         plain = engine.mesh(img, roi).landmarks_px
-        flipped = flipped_mesh(engine.mesh, img, roi, (True, True, True)).landmarks_px
+        flipped = flipped_mesh(engine.mesh, img, roi, Submodels.ALL).landmarks_px
         iod = np.linalg.norm(plain[33, :2] - plain[263, :2])
         err = np.linalg.norm(plain[:, :2] - flipped[:, :2], axis=1) / iod
         assert err[:468].mean() < 0.04, name
@@ -97,7 +98,7 @@ def test_flip_tta_lowers_nme_on_annotated_faces(engine):
             continue
         roi = detection_to_roi(det)
         norm = np.linalg.norm(gt[OUTER_EYE_CORNERS_68[0]] - gt[OUTER_EYE_CORNERS_68[1]])
-        tta = augmented_mesh(engine.mesh, img, roi, (True, True, True), TTAOptions()).landmarks_px
+        tta = augmented_mesh(engine.mesh, img, roi, Submodels.ALL, TTAOptions()).landmarks_px
         for out, lm in ((plain_err, engine.mesh(img, roi).landmarks_px), (tta_err, tta)):
             out.append(np.linalg.norm(lm[MESH_TO_68, :2] - gt, axis=1).mean() / norm)
     assert len(plain_err) >= 5

@@ -1,4 +1,5 @@
-"""`bench` on a tiny input: the report has its sections and every number came from the run."""
+"""`bench` on a tiny input: one report with its sections, a failed section reported as such, and every number
+printed (report.md and the console) equal to the one in results.json. No timing assertions."""
 from __future__ import annotations
 
 import json
@@ -8,32 +9,108 @@ import pytest
 from tests.conftest import require_media
 
 
-def test_bench_report_structure_on_a_tiny_run(tmp_path):
+def _table_rows(text: str, first_cells: int, first=str.isdigit) -> dict[tuple[str, ...], list[str]]:
+    """Markdown table rows whose first cell passes ``first``, keyed by their first cells (bold marks dropped)."""
+    rows = {}
+    for line in text.splitlines():
+        cells = [c.strip().replace("**", "") for c in line.strip().strip("|").split("|")]
+        if line.startswith("|") and len(cells) > first_cells and first(cells[0]):
+            rows[tuple(cells[:first_cells])] = cells[first_cells:]
+    return rows
+
+
+def _pair(cell: str) -> tuple[float, float]:
+    a, b = cell.split(" / ")
+    return float(a), float(b)
+
+
+def test_bench_one_report_numbers_match_results_json(tmp_path, monkeypatch, capsys):
     pytest.importorskip("mediapipe")
+    pytest.importorskip("matplotlib")
     for clip in ("LivePortrait_d10.mp4", "SadTalker_WDA_AlexandriaOcasioCortez_000.mp4"):
         require_media("videos", clip)
-    from benchmarks.bench import BenchSize, run_bench
-    size = BenchSize(frames=12, faces=(1, 2), process_rounds=0, hot_runs=5, accuracy=False)
-    results = run_bench(tmp_path, size, quick=True)
+    from benchmarks import bench
+
+    real_runners = bench._section_runners
+
+    def runners_with_a_broken_section(size, quick, out):
+        runners = real_runners(size, quick, out)
+
+        def broken():
+            raise RuntimeError("broken on purpose\nsecond line")
+        runners["outputs"] = broken
+        return runners
+
+    monkeypatch.setattr(bench, "_section_runners", runners_with_a_broken_section)
+    size = bench.BenchSize(frames=12, faces=(1, 2), process_rounds=0, hot_runs=5, preset_photos=2,
+                           sections=("speed", "outputs"))
+    results = bench.run_bench(tmp_path, size, quick=True)
+    bench.print_summary(results, tmp_path)
+    printed = capsys.readouterr().out
     report = (tmp_path / "report.md").read_text()
-    for heading in ("## Speed", "## Presets", "## Faces in one batch", "## Submodel cost"):
-        assert heading in report
     saved = json.loads((tmp_path / "results.json").read_text())
-    races = saved["race"]
+
+    # one report: the sections, the failed one with its one-line error, the others still run
+    for heading in ("## Sections", "## Targets", "## Headline", "## Speed race", "### Presets", "## Live outputs"):
+        assert heading in report, heading
+    assert saved["sections"]["speed"]["status"] == "ok"
+    failed = saved["sections"]["outputs"]
+    assert failed["status"] == "failed" and failed["error"] == "RuntimeError: broken on purpose"
+    assert "**FAILED**: RuntimeError: broken on purpose" in report and "second line" not in report
+    assert "outputs: failed" in printed and "broken on purpose" in (tmp_path / "errors.log").read_text()
+
+    # the race grid, and the numbers printed in both places are results.json's
+    races = saved["sections"]["speed"]["data"]["race"]
     assert {(r["faces"], r["smooth"], r["mode"]) for r in races} == {
         (f, s, m) for f in (1, 2) for s in (True, False) for m in ("interleaved", "paced")}
+    for text in (report, printed):
+        rows = _table_rows(text, 3)
+        for r in races:
+            cells = rows[(str(r["faces"]), "on" if r["smooth"] else "off", r["mode"])]
+            assert _pair(cells[0]) == pytest.approx((r["meshcam"]["median_ms"], r["meshcam"]["p90_ms"]), abs=0.006)
+            assert _pair(cells[1]) == pytest.approx((r["mediapipe"]["median_ms"], r["mediapipe"]["p90_ms"]), abs=0.006)
+            assert float(cells[2]) == pytest.approx(r["ratio"], abs=0.006)
+            assert _pair(cells[4]) == pytest.approx((r["per_face_ms"]["meshcam"], r["per_face_ms"]["mediapipe"]),
+                                                    abs=0.006)
     for r in races:
         assert r["meshcam"]["frames"] == r["mediapipe"]["frames"] == 12 - 5
         assert r["ratio"] == pytest.approx(r["meshcam"]["median_ms"] / r["mediapipe"]["median_ms"])
-        assert f"{r['ratio']:.2f}" in report  # the report prints the measured numbers, not constants
+        assert r["per_face_ms"]["meshcam"] == pytest.approx(r["meshcam"]["median_ms"] / r["faces"])
         assert r["faces_found"]["meshcam"] == pytest.approx(r["faces"], abs=0.3)  # the tiles really hold faces
-    paced = next(r for r in races if r["mode"] == "paced")
-    assert paced["meshcam"]["median_ms"] < 33  # a paced call still fits its tick
-    presets = {p["preset"]: p for p in saved["presets"]}
+
+    # targets: judged from this run's numbers, printed as stored
+    checks = [c for c in saved["checks"] if c["section"] == "speed"]
+    assert len(checks) == 4
+    for c, mode in zip(checks, ("interleaved", "paced")):
+        row = next(r for r in races if (r["faces"], r["smooth"], r["mode"]) == (1, True, mode))
+        assert c["value"] == row["ratio"] and c["met"] == (row["ratio"] <= c["limit"])
+        assert f"{row['ratio']:.2f}×" in c["text"] and ("not met" in c["text"]) != c["met"]
+        assert c["text"] in report and c["text"].replace("**", "") in printed
+
+    presets = {p["preset"]: p for p in saved["sections"]["speed"]["data"]["presets"]}
     assert set(presets) == {"full", "balanced", "fast"}
+    fast_check, four_faces_check = checks[2:]
+    assert fast_check["value"] == presets["fast"]["interleaved"]["ratio"] and fast_check["limit"] == 0.5
+    assert four_faces_check["value"] is None and "not measured" in four_faces_check["text"]  # this run: 1, 2 faces
     assert presets["full"]["irises"] and not presets["fast"]["irises"]
     error = {k: p["error_vs_mediapipe_pct_iod"]["mean"] for k, p in presets.items()}
-    assert 0 < error["full"] < error["fast"]  # the refinements bring us closer to MediaPipe's refined output
-    assert {b["faces"] for b in saved["batch"]} == {1, 2}
-    assert len(saved["hot"]) == 7 and all(h["median_ms"] > 0 for h in saved["hot"])
-    assert results["seconds"] > 0
+    assert 0 <= error["full"] < error["fast"]  # the refinements bring us closer to MediaPipe's refined output
+    preset_rows = _table_rows(report, 1, first=presets.__contains__)
+    for name, p in presets.items():
+        cells = preset_rows[(name,)]
+        assert cells[1].startswith(f"{p['interleaved']['meshcam']['median_ms']:.2f} ({p['interleaved']['ratio']:.2f})")
+        assert cells[3].startswith(f"{error[name]:.2f} (")
+
+    # the plots of the sections that ran, referenced by the report, real PNGs
+    assert {"speed.png", "presets.png"} <= set(saved["plots"])
+    for name in saved["plots"]:
+        assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert f"({name})" in report
+
+
+def test_plot_labels_are_cut_at_a_word_boundary_never_inside_the_extension():
+    from benchmarks.bench_plots import short_label
+    assert short_label("LivePortrait_d10.mp4") == "LivePortrait_d10"
+    label = short_label("SadTalker_WDA_AlexandriaOcasioCortez_000.mp4", 24)
+    assert label == "SadTalker_WDA…"
+    assert ".mp" not in short_label("face_recognition_lin-manuel-miranda.png", 24)
