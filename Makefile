@@ -11,8 +11,8 @@ ARGS ?=
 setup: $(STAMP)
 
 $(STAMP): requirements.txt pyproject.toml
-	@$(PYTHON) -c 'import sys; sys.exit(0 if (3, 9) <= sys.version_info[:2] <= (3, 12) else 1)' || \
-	  { echo "meshcam needs Python 3.9-3.12 (mediapipe 0.10.21); found $$($(PYTHON) --version). Install python3.11."; exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(0 if (3, 10) <= sys.version_info[:2] <= (3, 12) else 1)' || \
+	  { echo "meshcam needs Python 3.10-3.12 (dataclass slots; mediapipe 0.10.21); found $$($(PYTHON) --version). Install python3.11."; exit 1; }
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || \
 	  { echo "could not create a virtual environment: sudo apt-get install python3-venv"; exit 1; }
 	$(PY) -m pip install --quiet --upgrade pip

@@ -28,6 +28,7 @@ EXAMPLES = """examples:
 
 def build_parser() -> argparse.ArgumentParser:
     from pipeline import __version__
+    from pipeline.batch import add_batch_arguments
     from pipeline.config_cli import add_config_arguments
     from pipeline.process import add_output_arguments, add_process_arguments
 
@@ -47,14 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_output_arguments(proc)
     add_config_arguments(proc)
 
-    try:
-        from pipeline.batch import add_batch_arguments
-    except ImportError:
-        add_batch_arguments = None
-    if add_batch_arguments is not None:
-        batch = sub.add_parser("batch", help="process many videos on all cores or a Ray cluster, resumable")
-        add_batch_arguments(batch)
-        add_config_arguments(batch)
+    batch = sub.add_parser("batch", help="process many videos on all cores or a Ray cluster, resumable")
+    add_batch_arguments(batch)
+    add_config_arguments(batch)
 
     bench = sub.add_parser("bench", help="benchmark against MediaPipe and write a report")
     bench.add_argument("--quick", action="store_true", help="a short run (under 5 minutes on 2 cores)")

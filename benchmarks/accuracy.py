@@ -41,9 +41,10 @@ from benchmarks.jitter_rig import (  # noqa: E402
 from benchmarks.lm68 import MESH_TO_68, OUTER_EYE_CORNERS_68, REGIONS_68, annotated_faces  # noqa: E402
 from benchmarks.reference import MEDIA, mediapipe_face_mesh  # noqa: E402
 from models.variants import Submodels  # noqa: E402
+from pipeline import FaceTracker, PipelineConfig  # noqa: E402
 from pipeline.detector import detection_to_roi  # noqa: E402
 from pipeline.offline_smoothing import smooth_track  # noqa: E402
-from pipeline.tta import AugmentedMesh, TTAOptions, augmented_mesh, refined_mesh  # noqa: E402
+from pipeline.tta import TTAOptions, augmented_mesh, refined_mesh  # noqa: E402
 
 REGIONS = ("all", "eyes", "iris", "lips", "contour")
 # Photos the live filter's constants were never looked at on (the tune script uses the others); the
@@ -62,9 +63,8 @@ NME_VARIANTS = {"plain": None, "flip": TTAOptions(flip=True),
                 "re-crop": ("recrop", TTAOptions(flip=False)), "flip, re-crop, flip": ("recrop", TTAOptions(flip=True))}
 
 
-def _engine():
-    from pipeline.engine import load_engine
-    return load_engine("cpu")
+def _tracker() -> FaceTracker:
+    return FaceTracker.create(PipelineConfig(provider="cpu"))
 
 
 def _regions(engine) -> dict[str, np.ndarray]:
@@ -74,9 +74,9 @@ def _regions(engine) -> dict[str, np.ndarray]:
 
 
 # ---- 1. rig --------------------------------------------------------------------------------------
-def rig_tracks(engine, photos, frames: int, log=print) -> list[dict]:
-    """Per photo and motion: the sequence and the raw tracks of MediaPipe, meshcam and meshcam with TTA."""
-    tta_mesh = AugmentedMesh(engine.mesh, BEST_TTA)
+def rig_tracks(tracker: FaceTracker, photos, frames: int, log=print) -> list[dict]:
+    """Per photo and motion: the sequence and the raw tracks of MediaPipe, meshcam and meshcam with the
+    test-time flip of --quality best."""
     out = []
     for k, (name, photo, box) in enumerate(photos):
         t0 = time.perf_counter()
@@ -84,8 +84,8 @@ def rig_tracks(engine, photos, frames: int, log=print) -> list[dict]:
             seq = make_sequence(photo, box, motion, frames, seed=k)
             out.append({"photo": name, "motion": motion, "seq": seq,
                         "mediapipe": mediapipe_track(seq),
-                        "raw": track_raw(engine.detector, engine.mesh, seq),
-                        "raw_tta": track_raw(engine.detector, tta_mesh, seq)})
+                        "raw": track_raw(tracker, seq),
+                        "raw_tta": track_raw(tracker, seq, quality="best")})
         log(f"  rig {k + 1}/{len(photos)} {name} ({time.perf_counter() - t0:.1f} s)")
     return out
 
@@ -228,12 +228,13 @@ def _miss(face: dict, methods: list[str], detector_input: int) -> dict:
 # ---- run -----------------------------------------------------------------------------------------
 def run(quick: bool = False, log=print) -> dict:
     t0 = time.perf_counter()
-    engine = _engine()
+    tracker = _tracker()
+    engine = tracker.engine  # stage-level for the NME variants (each test-time choice alone)
     regions = _regions(engine)
     photos = rig_photos(engine.detector, names=HELD_OUT if quick else None)
     frames = 45 if quick else 90
     log(f"rig: {len(photos)} photos x {len(MOTIONS)} motions x {frames} frames")
-    tracks = rig_tracks(engine, photos, frames, log)
+    tracks = rig_tracks(tracker, photos, frames, log)
     per_photo = rig_scores(tracks, regions)
     rig = rig_summary(per_photo) | {"frames": frames, "per_photo": per_photo}
     faces = annotated_faces()

@@ -43,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.reference import VIDEOS  # noqa: E402
 from pipeline.batch import Events, LocalPool, RayExecutor, batch_options, discover, run_batch  # noqa: E402
 from pipeline.config import PipelineConfig  # noqa: E402
+from pipeline.topology import inter_ocular_px  # noqa: E402
 
 SAMPLE_S = 0.2
 SOAK_CLIP = VIDEOS / "LivePortrait_d19.mp4"  # the clip of benchmarks/soak.py
@@ -207,7 +208,7 @@ def soak(clip: Path, videos: int, workers: int = 2) -> dict:
 def nme_pct(landmarks: np.ndarray, reference: np.ndarray) -> np.ndarray:
     """Per frame: mean 2D distance over the landmarks of slot 0, in % of the reference's inter-ocular distance."""
     a, b = landmarks[:, 0, :, :2], reference[:, 0, :, :2]
-    iod = np.linalg.norm(b[:, 33] - b[:, 263], axis=-1)
+    iod = inter_ocular_px(b)
     with warnings.catch_warnings():  # frames without a face in one of the two: NaN
         warnings.simplefilter("ignore", RuntimeWarning)
         return np.nanmean(np.linalg.norm(a - b, axis=-1), axis=-1) / iod * 100

@@ -9,7 +9,14 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from pipeline.geometry import RotatedRect, project_from_crop, rotation_from_points, square_scaled_rect, warp_crop
+from pipeline.geometry import (
+    RotatedRect,
+    project_from_crop,
+    rotation_from_points,
+    sigmoid,
+    square_scaled_rect,
+    warp_crop,
+)
 from pipeline.mesh import preprocess as face_crop
 from pipeline.types import NUM_MESH
 
@@ -56,5 +63,5 @@ class CascadeMesh:
                 sink.append(project_from_crop(arr / EYE_SIZE, rect))
         out[self._eye_indices] = np.concatenate(eye_pts)
         out[468:473], out[473:478] = iris_pts
-        presence = float(1.0 / (1.0 + np.exp(-float(flag.ravel()[0]))))
+        presence = float(sigmoid(flag.ravel()[0]))
         return out, presence

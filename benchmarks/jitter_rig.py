@@ -12,14 +12,16 @@ smoother is applied afterwards (exactly what it would output live).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from benchmarks.reference import PHOTOS, mediapipe_face_mesh
-from pipeline.config import PipelineConfig
+from pipeline import FaceTracker, Frame
+from pipeline.topology import inter_ocular_px
 
 WINDOW = (640, 480)
 FPS = 30.0
@@ -119,7 +121,7 @@ def jitter_percent(landmarks_photo: np.ndarray, regions: dict[str, np.ndarray], 
     if len(pts) < 3:
         return {k: float("nan") for k in regions}
     mean = np.nanmean(pts, axis=0)
-    iod = np.linalg.norm(mean[33] - mean[263])
+    iod = inter_ocular_px(mean)
     dist = np.linalg.norm(pts - mean, axis=2)  # (N, P)
     return {k: float(np.nanmean(dist[:, idx]) / iod * 100) for k, idx in regions.items()}
 
@@ -144,16 +146,6 @@ def lag_frames(smoothed_window: np.ndarray, raw_window: np.ndarray, max_lag: flo
     return float(best)
 
 
-def _tracker(detector, mesh, max_faces: int):
-    try:
-        from pipeline.tracker import MultiFaceTracker as Tracker
-    except ImportError:  # before the public API: the tracker was pipeline.tracker.FaceTracker
-        from pipeline.tracker import FaceTracker as Tracker
-    names = PipelineConfig.__dataclass_fields__
-    config = PipelineConfig(smooth=False, max_faces=max_faces, **({"signals": False} if "signals" in names else {}))
-    return Tracker(detector, mesh, config)
-
-
 def rig_face(faces: list[np.ndarray], seq: Sequence, i: int) -> np.ndarray | None:
     """Of one frame's (478, 3) landmark sets, the rig's face: nearest its known centre, within half its width
     (None if no face is there); without known centres, the first."""
@@ -164,24 +156,21 @@ def rig_face(faces: list[np.ndarray], seq: Sequence, i: int) -> np.ndarray | Non
     return faces[k] if k >= 0 and dist[k] < FACE_WIDTH_PX / 2 else None
 
 
-def track_raw(detector, mesh, seq: Sequence) -> np.ndarray:
+def track_raw(tracker: FaceTracker, seq: Sequence, quality: str = "live") -> np.ndarray:
     """(N, 478, 3) raw landmarks of the rig's face per frame of ``seq`` (NaN where it is not found), tracked
-    in video mode (each frame's crop from the previous frame's landmarks). ``mesh`` may be any FaceMesh
-    drop-in (e.g. pipeline.tta.AugmentedMesh)."""
-    tracker = _tracker(detector, mesh, RIG_FACES if seq.face_centre_px is not None else 1)
+    by ``tracker`` in video mode (each frame's crop from the previous frame's landmarks), smoothing and
+    signals off; ``quality="best"`` adds the test-time flip of --quality best (its zero-lag smoothing is
+    applied by the caller, to the whole track)."""
+    faces = RIG_FACES if seq.face_centre_px is not None else 1
+    tracker.update_config(replace(tracker.config, smooth=False, signals=False, max_faces=faces, quality=quality))
+    tracker.reset()
     out = np.full((len(seq.frames), 478, 3), np.nan)
     for i, (frame, ts) in enumerate(zip(seq.frames, seq.timestamps_ms)):
-        face = rig_face([f.raw_landmarks_px for f in tracker.step(frame, ts).faces], seq, i)
+        result = tracker.process(Frame(i, float(ts), frame, time.perf_counter()))
+        face = rig_face([f.raw_landmarks_px for f in result.faces], seq, i)
         if face is not None:
             out[i] = face
     return out
-
-
-def track_sequence(engine, seq: Sequence, smooth: bool) -> np.ndarray:
-    """(N, 478, 3) landmarks of the first tracked face per frame, live-smoothed with the default
-    settings when ``smooth`` (applied to the raw track, as the tracker would)."""
-    raw = track_raw(engine.detector, engine.mesh, seq)
-    return live_smooth(raw, seq.timestamps_ms) if smooth else raw
 
 
 def live_smooth(raw: np.ndarray, timestamps_ms: np.ndarray, **params) -> np.ndarray:

@@ -33,9 +33,9 @@ def main() -> int:
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--image", default=str(PHOTOS / "face_recognition_obama.jpg"))
     args = p.parse_args()
+    from pipeline import FaceTracker, PipelineConfig
     from pipeline.detector import detection_to_roi
-    from pipeline.engine import load_engine
-    engine = load_engine("cpu", args.threads, preload=PRESETS.values())
+    engine = FaceTracker.create(PipelineConfig(provider="cpu", threads=args.threads)).engine
     img = cv2.imread(args.image)
     roi = detection_to_roi(engine.detector(img, 1)[0])
     print(f"attention mesh per submodel set, CPU, median of {args.runs} back-to-back calls (crop + session + "

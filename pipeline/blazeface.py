@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pipeline.geometry import box_iou
+from pipeline.geometry import box_iou, sigmoid
 
 NUM_KEYPOINTS = 6  # right eye, left eye (subject's), nose tip, mouth centre, right tragion, left tragion
 SCORE_CLIP = 100.0
@@ -63,7 +63,7 @@ def decode(regressors: np.ndarray, logits: np.ndarray, min_score: float, spec: B
     Returns:
         boxes_xyxy (N, 4), keypoints (N, 6, 2), scores (N,), all float32 in [0,1] tensor space.
     """
-    scores = 1.0 / (1.0 + np.exp(-np.clip(logits.astype(np.float64), -SCORE_CLIP, SCORE_CLIP)))
+    scores = sigmoid(np.clip(logits, -SCORE_CLIP, SCORE_CLIP))
     keep = scores >= min_score
     r = regressors[keep] / spec.input_size
     a = spec.anchors[keep]

@@ -12,6 +12,11 @@ import cv2
 import numpy as np
 
 
+def sigmoid(x) -> np.ndarray:
+    """The logistic function in float64, for any input (clipped where exp would overflow)."""
+    return 1.0 / (1.0 + np.exp(-np.clip(np.asarray(x, np.float64), -500.0, 500.0)))
+
+
 @dataclass(frozen=True, slots=True)
 class RotatedRect:
     """A rotated rectangle in image pixels."""

@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from models.variants import HEAD_POINTS, HEAD_STEM, Layout, Submodels
-from pipeline.geometry import RotatedRect, crop_matrix, warp_crop
+from pipeline.geometry import RotatedRect, crop_matrix, sigmoid, warp_crop
 from pipeline.types import NUM_LANDMARKS, NUM_MESH, MeshResult
 
 INPUT_SIZE = 192
@@ -191,7 +191,7 @@ class FaceMesh:
             for i, roi in enumerate(rois):
                 pts = assemble_478(mesh[i], None if affine is None else affine[i],
                                    None if points is None else points[i], v.plan, roi)
-                presence = 1.0 / (1.0 + math.exp(-min(max(float(flag[i, 0]), -80.0), 80.0)))
+                presence = float(sigmoid(flag[i, 0]))
                 results.append(MeshResult(pts, presence, roi, submodels))
         return results
 

@@ -11,6 +11,7 @@ import numpy as np
 
 from pipeline.head_pose import project_to_pixels
 from pipeline.signals import BLENDSHAPE_NAMES, FaceSignals
+from pipeline.topology import inter_ocular_px
 
 _SHIFT = 4
 _ONE = 1 << _SHIFT
@@ -29,7 +30,7 @@ def _check(frame_bgr: np.ndarray, landmarks_px: np.ndarray) -> None:
 
 
 def _thickness(landmarks_px: np.ndarray) -> int:
-    iod = float(np.linalg.norm(landmarks_px[33, :2] - landmarks_px[263, :2]))
+    iod = inter_ocular_px(landmarks_px)
     return 1 if not np.isfinite(iod) or iod < 120 else 2
 
 

@@ -80,7 +80,9 @@ class Topology:
 OUTER_EYE_CORNERS = (33, 263)  # subject's right, left: the inter-ocular distance every % IOD number uses
 
 
-def inter_ocular_px(landmarks_px: np.ndarray) -> float:
-    """Distance between the outer eye corners (33-263) in the landmarks' own units (NaN if missing)."""
+def inter_ocular_px(landmarks_px: np.ndarray):
+    """Distance between the outer eye corners (33-263) in the landmarks' own units (NaN if missing): a float
+    for one face (478, D), an array for stacked faces (..., 478, D)."""
     pts = np.asarray(landmarks_px)
-    return float(np.linalg.norm(pts[OUTER_EYE_CORNERS[0], :2] - pts[OUTER_EYE_CORNERS[1], :2]))
+    iod = np.linalg.norm(pts[..., OUTER_EYE_CORNERS[0], :2] - pts[..., OUTER_EYE_CORNERS[1], :2], axis=-1)
+    return float(iod) if iod.ndim == 0 else iod

@@ -28,7 +28,7 @@ def _photo(name):
 
 
 @pytest.fixture(scope="module")
-def sequences(engine):
+def sequences(tracker, engine):
     """Raw tracks of held-out photos on the rig (still + noise, shake, sweep), 45 frames each."""
     out = {}
     for k, name in enumerate(HELD_OUT):
@@ -36,7 +36,7 @@ def sequences(engine):
         box = engine.detector(photo, 1)[0].box_xyxy
         for motion in ("still", "shake", "sweep"):
             seq = make_sequence(photo, box, motion, 45, seed=100 + k)
-            out[name, motion] = (seq, track_raw(engine.detector, engine.mesh, seq))
+            out[name, motion] = (seq, track_raw(tracker, seq))
     return out
 
 

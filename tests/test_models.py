@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -128,19 +129,20 @@ def test_faces_in_one_batch_give_the_landmarks_of_one_at_a_time(engine):
         assert np.nanmax(np.abs(batch[0].landmarks_px - batch[1].landmarks_px)) > 50  # two different faces
 
 
-def test_full_range_detector_finds_small_faces_the_short_one_misses(engine):
-    """BlazeFace full range (sparse weights densified) on a WIDER group photo with faces ~60 px wide."""
-    from models.runtime import ProviderChoice, make_session
-    from pipeline import blazeface
-    from pipeline.detector import FaceDetector
+def test_full_range_detector_finds_small_faces_the_short_one_misses(tracker):
+    """`--detector full` (BlazeFace full range, sparse weights densified), end to end through FaceTracker, on a
+    WIDER group photo with faces ~60 px wide that the short-range default misses."""
+    from pipeline import FaceTracker, PipelineConfig
     img = cv2.imread(str(require_media("photos", "pytorch_face_landmark_12_Group_Group_12_Group_Group_12_24.jpg")))
-    full = FaceDetector(make_session(registry.ensure_models().path(blazeface.FULL.model), ProviderChoice("cpu", "t")),
-                        spec=blazeface.FULL)
-    found = full(img, 20, min_score=0.5)
-    assert engine.detector(img, 20) == [] and len(found) >= 5
-    for det in found:  # each is a face: the mesh agrees
-        from pipeline.detector import detection_to_roi
-        assert engine.mesh.is_present(engine.mesh(img, detection_to_roi(det), Submodels.NONE))
+    config = PipelineConfig(provider="cpu", max_faces=20, signals=False)
+    short = FaceTracker(tracker.engine, config).detect_image(img).faces  # the default detector's sessions
+    found = FaceTracker.create(replace(config, detector="full")).detect_image(img).faces
+    assert short == () and len(found) >= 5
+    centres = np.array([np.nanmean(f.landmarks_px[:468, :2], axis=0) for f in found])
+    widths = np.array([np.ptp(f.landmarks_px[:468, 0]) for f in found])
+    assert all(f.presence > 0.5 for f in found)  # each is a face: the mesh agrees
+    gaps = np.linalg.norm(centres[:, None] - centres[None], axis=-1) + np.eye(len(found)) * 1e9
+    assert (gaps.min(axis=1) > widths / 2).all()  # and none is found twice
 
 
 def _copy_cache(models, tmp_path):

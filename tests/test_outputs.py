@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -23,7 +24,7 @@ from pipeline import open_sink, open_source, run_offline
 from pipeline.errors import MeshcamError, OutputError
 from pipeline.lipstick import LipstickStyle, apply_lipstick
 from pipeline.sinks import MemorySink, StreamInfo
-from tests.conftest import require_media
+from tests.conftest import ROOT, require_media
 
 CLIP = ("videos", "LivePortrait_d10.mp4")  # talking, large gaze shifts, irises visible
 OPEN_MOUTHS = [("LivePortrait_d12.mp4", range(60, 180, 15)), ("LivePortrait_d11.mp4", range(40, 225, 20)),
@@ -108,6 +109,36 @@ def test_vmc_receiver_gets_one_head_bone_and_apply_per_frame_equal_to_the_landma
             # gaze yaw > 0 = towards the subject's left = the avatar's -x; pitch > 0 = up (+y)
             assert math.degrees(math.atan2(-look[0], look[2])) == pytest.approx(yaw, abs=0.05)
             assert math.degrees(math.asin(look[1])) == pytest.approx(pitch, abs=0.05)
+
+
+def test_process_flags_send_osc_and_paint_lipstick_into_the_recording(osc_server, tmp_path):
+    """`meshcam process CLIP --osc HOST:PORT --lipstick red -o out.mp4`: the receiver gets a frame's messages per
+    processed frame, and the recording's lips are redder than the same run's without the effect."""
+    port, received = osc_server
+    clip = require_media(*CLIP)
+    outputs = {}
+    for name, extra in (("plain", []), ("lipstick", ["--osc", f"127.0.0.1:{port}", "--lipstick", "red:0.9"])):
+        out = tmp_path / f"{name}.mp4"
+        cli = subprocess.run([sys.executable, str(ROOT / "main.py"), "process", str(clip), "-o", str(out),
+                              "--landmarks", str(tmp_path / f"{name}.npz"), "--max-frames", "20", *extra],
+                             capture_output=True, text=True, timeout=180)
+        assert cli.returncode == 0, cli.stderr
+        outputs[name] = out
+    deadline = time.monotonic() + 3
+    while sum(a == "/VMC/Ext/T" for a, _ in received) < 20 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert sum(a == "/VMC/Ext/T" for a, _ in received) == 20
+    assert sum(args[0] == "Head" for a, args in received if a == "/VMC/Ext/Bone/Pos") == 20
+    lm = np.load(tmp_path / "lipstick.npz")["landmarks"][:, 0]
+    lips = [61, 40, 37, 0, 267, 270, 291, 321, 314, 17, 84, 91]  # outer lip line, a ring inside the lips
+    redness = {}
+    for name, path in outputs.items():
+        with open_source(str(path)) as video:
+            frame = next(iter(video)).frame_bgr.astype(np.float64)
+        centre = lm[0, 13, :2]  # between the lips
+        ring = [(lm[0, i, :2] * 0.8 + centre * 0.2).astype(int) for i in lips]
+        redness[name] = np.mean([frame[y, x, 2] - frame[y, x, 1] for x, y in ring])
+    assert redness["lipstick"] > redness["plain"] + 15, redness
 
 
 def test_osc_bad_addresses_are_one_line_and_a_silent_port_does_not_stop_tracking(clip_results):
@@ -353,8 +384,16 @@ class CaptureBackend:
 def test_virtual_camera_clean_mode_sends_source_frames_with_lipstick_only(clip_results, tracker):
     pyvirtualcam = pytest.importorskip("pyvirtualcam")
     info, results = clip_results
-    with pytest.raises(OutputError, match="install|does not exist|virtual camera"):
+    with pytest.raises(OutputError, match=r"^virtual camera: .*Device /dev/video63 does not exist"):
         open_sink("vcam:/dev/video63").open(info)
+    if sys.platform.startswith("linux") and not Path("/sys/module/v4l2loopback").exists():
+        # no backend at all: one line that says what to install, from the sink and from the CLI
+        with pytest.raises(OutputError, match=r"^virtual camera: none available; install v4l2loopback .*modprobe"):
+            open_sink("vcam").open(info)
+        cli = subprocess.run([sys.executable, str(ROOT / "main.py"), "process", str(require_media(*CLIP)), "--vcam"],
+                             capture_output=True, text=True, timeout=120)
+        errors = [line for line in cli.stderr.splitlines() if "error" in line]
+        assert cli.returncode == 2 and len(errors) == 1 and "install v4l2loopback" in errors[0], cli.stderr
     pyvirtualcam.register_backend("meshcam-capture", CaptureBackend)
     try:
         CaptureBackend.frames = []
