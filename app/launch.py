@@ -19,6 +19,7 @@ from pipeline.errors import MeshcamError
 log = logging.getLogger(__name__)
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 SCRIPTED_TIMEOUT_S = 120  # a scripted run that shows no frame by then fails instead of hanging
+WORKER_EXIT_WAIT_S = 60  # at exit, how long a model load or a camera open still running may take to finish
 
 
 def apply_theme(app) -> None:
@@ -136,4 +137,6 @@ def run_app(args, config: PipelineConfig) -> int:
     install_exit_paths(app, window)
     window.show()
     app.exec()
+    if not window.live.worker.wait(WORKER_EXIT_WAIT_S):
+        log.warning("a model load or source open was still running at exit")
     return scripted.exit_code if scripted else 0

@@ -99,13 +99,19 @@ class MainWindow(FrameHandlers, RecordingActions, QtWidgets.QMainWindow):
         self.status_labels = {k: QtWidgets.QLabel() for k in ("busy", "provider", "size", "faces", "dropped")}
         for label in self.status_labels.values():
             self.statusBar().addPermanentWidget(label)
+        self.status_labels["busy"].hide()
+
+    def _on_busy(self, text: str) -> None:
+        label = self.status_labels["busy"]
+        label.setText(text)
+        label.setVisible(bool(text))  # no empty box in the status bar when nothing is loading
 
     def _connect(self) -> None:
         live, t = self.live, self.transport
         live.frame.connect(self._on_frame)
         live.started.connect(self._on_started)
         live.failed.connect(self._on_failed)
-        live.busy.connect(self.status_labels["busy"].setText)
+        live.busy.connect(self._on_busy)
         live.provider_changed.connect(self._on_provider)
         live.config_reverted.connect(self.settings_panel.set_config)
         live.sink_failed.connect(self._on_sink_failed)

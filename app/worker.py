@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 from PyQt6 import QtCore
@@ -21,6 +22,7 @@ class Worker(QtCore.QObject):
     def __init__(self, parent: QtCore.QObject | None = None):
         super().__init__(parent)
         self._callbacks: dict[int, Callable[[object, Exception | None], None]] = {}
+        self._threads: list[threading.Thread] = []
         self._next = 0
         self._answered.connect(self._deliver)
 
@@ -40,8 +42,18 @@ class Worker(QtCore.QObject):
             except RuntimeError:  # the window is gone: nobody wants the answer any more
                 _dispose(result)
 
-        threading.Thread(target=run, name=f"worker-{ticket}", daemon=True).start()
+        thread = threading.Thread(target=run, name=f"worker-{ticket}", daemon=True)
+        self._threads = [t for t in self._threads if t.is_alive()] + [thread]
+        thread.start()
         return ticket
+
+    def wait(self, timeout_s: float) -> bool:
+        """Wait (at exit) for calls still running: a model load cut off by the interpreter's exit aborts the
+        process inside onnxruntime. True when none is left."""
+        deadline = time.monotonic() + timeout_s
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        return not any(t.is_alive() for t in self._threads)
 
     @property
     def busy(self) -> bool:

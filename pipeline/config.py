@@ -4,7 +4,6 @@ so a new option is one field here."""
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
@@ -69,7 +68,8 @@ class PipelineConfig:
                           "backwards (zero lag); 'live' for cameras", choices=QUALITIES, gui=False)
     provider: str = option("auto", "Provider", "inference provider: auto (CUDA when usable, else CPU), cpu, cuda",
                            group="Engine", choices=PROVIDERS, live=False)
-    threads: int | None = option(None, "Threads", "onnxruntime threads per session (default: min(4, cores))",
+    threads: int | None = option(None, "Threads",
+                                 "onnxruntime threads per session (default: 1, the fastest for these small models)",
                                  group="Engine", lo=1, hi=64, step=1, gui=False, live=False)
 
     def __post_init__(self):
@@ -120,6 +120,3 @@ def _validate(f, value) -> None:
     if (m["lo"] is not None and value < m["lo"]) or (m["hi"] is not None and value > m["hi"]):
         raise ConfigError(f"{name} must be from {m['lo']:g} to {m['hi']:g}, not {value!r}")
 
-
-def default_threads() -> int:
-    return min(4, os.cpu_count() or 1)

@@ -3,9 +3,12 @@ whole one)."""
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 from pipeline.errors import OutputError
+
+_UMASK_LOCK = threading.Lock()
 
 
 def check_output_path(path: Path, overwrite: bool, allowed: dict | set) -> Path:
@@ -40,10 +43,25 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise OutputError(f"cannot write {path}: {e.strerror}") from e
 
 
+def _umask() -> int:
+    """The process umask, read without changing it where the OS tells it (Linux); elsewhere os.umask must set it
+    to read it, which for an instant would give files other threads create mode 0666."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    with _UMASK_LOCK:
+        umask = os.umask(0o077)  # the most restrictive interim value, not 0
+        os.umask(umask)
+    return umask
+
+
 def default_file_mode(path: Path) -> None:
     """Give a finished file the permissions any new file gets under the user's umask (mkstemp makes 0600)."""
-    umask = os.umask(0)
-    os.umask(umask)
+    umask = _umask()
     try:
         os.chmod(path, 0o666 & ~umask)
     except OSError:

@@ -76,7 +76,7 @@ def draw_pose_axes(frame_bgr: np.ndarray, face_signals: FaceSignals, landmarks_p
 
 
 def draw_gaze_rays(frame_bgr: np.ndarray, face_signals: FaceSignals, landmarks_px: np.ndarray,
-                   frame_size: tuple[int, int] | None = None, length_cm: float = 8.0) -> None:
+                   frame_size: tuple[int, int] | None = None, length_cm: float = 5.0) -> None:
     """A ray from each iris centre along that eye's gaze (head pose plus eye-in-head angles). Eyes without
     an iris (NaN gaze) or closed (eyeBlink > 0.5: the iris position is a guess) get none."""
     _check(frame_bgr, landmarks_px)

@@ -6,7 +6,6 @@ Slow exhaustive versions of these checks: ``python -m benchmarks.signals_bench``
 from __future__ import annotations
 
 import json
-import time
 
 import cv2
 import numpy as np
@@ -313,6 +312,49 @@ def test_overlays_draw_on_the_face_and_validate(estimator):
         draw_pose_axes(np.zeros((10, 10), np.uint8), s, lm, size)
 
 
+def test_iris_circles_are_hidden_over_a_closed_eye(tracker):
+    """Frame 5 of LivePortrait_s32 is inside a hand-marked blink (HAND_BLINKS), frame 20 is open: the iris
+    circles are drawn on the open eyes and not over the closed lids; each eye follows its own eyeBlink."""
+    from dataclasses import replace
+
+    from pipeline.drawing import OverlayStyle, fit_circle
+    cap = cv2.VideoCapture(str(require_media("videos", "LivePortrait_s32.mp4")))
+    images = [cap.read()[1] for _ in range(21)]
+    cap.release()
+    assert any(a <= 5 <= z for a, z in HAND_BLINKS["LivePortrait_s32.mp4"])
+    style = OverlayStyle(contours=False, lips_fill=False, pose_axes=False, gaze_rays=False, hud=False)
+
+    def iris_pixels(result):
+        """Pixels the iris overlay changes near each iris (subject's right 468-472, left 473-477)."""
+        on, _ = tracker.annotate(result, style)
+        off, _ = tracker.annotate(result, replace(style, irises=False))
+        ys, xs = np.nonzero((on != off).any(axis=2))
+        xy = result.faces[0].landmarks_px[:, :2]
+        counts = []
+        for ring in (slice(469, 473), slice(474, 478)):
+            centre, r = fit_circle(xy[ring].astype(np.float64))  # a circle would fit: hiding it is the choice
+            counts.append(int((np.hypot(xs - centre[0], ys - centre[1]) < r + 3).sum()))
+        return counts, len(xs)
+
+    def blinks(result):
+        b = result.faces[0].signals.blendshapes
+        return b[IDX["eyeBlinkRight"]], b[IDX["eyeBlinkLeft"]]
+
+    opened, closed = tracker.detect_image(images[20]), tracker.detect_image(images[5])
+    assert max(blinks(opened)) < 0.5 and min(blinks(closed)) > 0.5
+    (right, left), _ = iris_pixels(opened)
+    assert right > 20 and left > 20
+    assert iris_pixels(closed) == ([0, 0], 0)  # nothing drawn anywhere
+    face = closed.faces[0]
+    for right_blink, left_blink, drawn in ((0.0, 0.0, (True, True)), (0.0, 0.9, (True, False)),
+                                           (0.9, 0.0, (False, True))):
+        b = face.signals.blendshapes.copy()
+        b[IDX["eyeBlinkRight"]], b[IDX["eyeBlinkLeft"]] = right_blink, left_blink
+        relabelled = replace(closed, faces=(replace(face, signals=replace(face.signals, blendshapes=b)),))
+        counts, _ = iris_pixels(relabelled)
+        assert tuple(c > 20 for c in counts) == drawn, (right_blink, left_blink, counts)
+
+
 def test_signals_panel_updates_and_clears(estimator):
     from PyQt6 import QtWidgets
 
@@ -322,16 +364,13 @@ def test_signals_panel_updates_and_clears(estimator):
     panel.show()
     lm, size = _posed_landmarks(5, -10, 3)
     s = estimator(lm, size)
-    t0 = time.perf_counter()
     for i in range(60):
         panel.update_signals(s if i % 10 else None, i / 30)
-    per_update_ms = (time.perf_counter() - t0) / 60 * 1000
     app.processEvents()
     t, pose = panel.pose_series()
     assert len(t) == 60 and np.isnan(pose[0]).all()
     np.testing.assert_allclose(pose[-1], s.pose_euler_deg, atol=1e-4)
     np.testing.assert_allclose(panel.bar_values(), np.nan_to_num(s.blendshapes), atol=1e-6)
-    assert per_update_ms < 20, per_update_ms
     panel.clear()
     assert len(panel.pose_series()[0]) == 0 and not panel.bar_values().any()
     panel.close()
