@@ -31,6 +31,7 @@ class TimePlot(pg.PlotWidget):
         self.hideButtons()
         self.setMenuEnabled(False)
         self.getPlotItem().setClipToView(True)
+        self.getPlotItem().setContentsMargins(2, 2, 10, 2)  # the newest sample is at the right edge: keep it visible
         self.setXRange(-seconds, 0, padding=0)
         self.setMinimumHeight(150)
         self.seconds, self.min_span, self.capacity = seconds, min_span, capacity

@@ -23,6 +23,8 @@ SHAKE_VS_RAW = 1.0  # live filter on hand-held shake: not worse than raw in any 
 NME_PARITY = 1.01  # live NME vs MediaPipe (same model): parity
 POSE_MAE_DEG = 5.0  # AFLW2000-3D head pose, mean of pitch/yaw/roll MAE (published: HopeNet 6.16, FSA-Net 5.07)
 SIGNALS_MS = 0.2  # signals per face, CPU
+OUTPUT_WRITE_MS = 0.3  # each live output's cost on the tracking thread, 1 face
+LIPSTICK_720P_MS = 1.0  # the lipstick effect on a 1280x720 frame
 ROTATION_DEG = 1.5  # in-plane rotation: roll error and yaw/pitch change, medians
 FLIP_DEG = 2.0  # horizontal flip: medians
 REGIONS = ("all", "eyes", "iris", "lips", "contour")
@@ -72,7 +74,7 @@ def checks(results: dict) -> list[dict]:
         proc = (speed or {}).get("processes")
         if proc:
             out.append(_check("speed", "each rival alone in its own process (paced, 1 face, smoothing on): ratio",
-                              proc["ratio"], "<=", SPEED_RATIO))
+                              proc["ratio"], "<=", PACED_SPEED_RATIO))
     if "accuracy" in sections:
         acc = _data(results, "accuracy")
         rig = acc and acc["rig"]
@@ -116,6 +118,15 @@ def checks(results: dict) -> list[dict]:
         out.append(_check("signals", "horizontal flip: worst of the pitch / yaw / roll medians",
                           ex and max(ex["flip_pitch_err_median"], ex["flip_yaw_err_median"],
                                      ex["flip_roll_err_median"]), "<=", FLIP_DEG, " deg"))
+    if "outputs" in sections:
+        costs = _data(results, "outputs") or {}
+        for key, label in (("osc_write", "OSC/VMC"), ("ws_write", "WebSocket"), ("vcam_write_720p", "virtual camera")):
+            row = costs.get(key)
+            out.append(_check("outputs", f"{label} output: cost per frame on the tracking thread (median)",
+                              row and row["median_ms"], "<=", OUTPUT_WRITE_MS, " ms", ".3f"))
+        row = costs.get("lipstick_1280x720")
+        out.append(_check("outputs", "lipstick effect at 1280x720 (median)", row and row["median_ms"], "<=",
+                          LIPSTICK_720P_MS, " ms", ".3f"))
     return out
 
 

@@ -335,16 +335,17 @@ def jitter(quick: bool) -> dict:
 
 def cost(landmarks: np.ndarray, size, repeats: int = 5) -> dict:
     """Per-face cost of SignalEstimator.__call__ (the whole signals stage): median of ``repeats`` passes over
-    the landmark sets, in CPU time (process_time: what this process spends) and wall time (perf_counter:
-    includes waiting for the CPU on a shared machine)."""
+    the landmark sets, in CPU time of the calling thread (thread_time: what the tracking thread pays; other
+    threads of this process, e.g. a rival's graph, are not counted) and wall time (perf_counter: includes
+    waiting for the CPU on a shared machine)."""
     estimator = SignalEstimator()
     sets = [lm for lm in landmarks if np.isfinite(lm[:468]).all()]
     cpu, wall = [], []
     for _ in range(repeats):
-        c0, w0 = time.process_time(), time.perf_counter()
+        c0, w0 = time.thread_time(), time.perf_counter()
         for lm in sets:
             estimator(lm, size)
-        cpu.append((time.process_time() - c0) / len(sets) * 1000)
+        cpu.append((time.thread_time() - c0) / len(sets) * 1000)
         wall.append((time.perf_counter() - w0) / len(sets) * 1000)
     return {"faces": len(sets), "repeats": repeats, "cpu_ms_median": float(np.median(cpu)),
             "cpu_ms_min": float(min(cpu)), "cpu_ms_max": float(max(cpu)), "wall_ms_median": float(np.median(wall)),

@@ -12,12 +12,12 @@ from models.variants import Submodels
 from pipeline.errors import ConfigError
 from pipeline.smoothing import DEFAULT_BETA, DEFAULT_D_CUTOFF, DEFAULT_MIN_CUTOFF
 
-# Submodel presets as the user sees them (models.variants.PRESETS holds the sets). Measured by the speed
-# benchmark on 1 CPU core (mesh stage per face, hot) and against MediaPipe's refined output on 28 shared photos.
+# Submodel presets as the user sees them (models.variants.PRESETS holds the sets). Measured by `meshcam bench`
+# (1 face, smoothing on, interleaved with MediaPipe on the same frames; accuracy on 8 shared photos).
 PRESET_HELP = {
-    "full": "every submodel: lips, eyes, irises (mesh 2.2 ms per face; MediaPipe's refined output to 0.01 % IOD)",
-    "balanced": "lips only, no eye refinement or irises (1.7 ms; 0.48 % IOD from the refined output)",
-    "fast": "the mesh alone, no irises (1.4 ms; 0.95 % IOD from the refined output)",
+    "full": "every submodel: lips, eyes, irises (0.96x MediaPipe's time per frame; its refined output to 0.01 % IOD)",
+    "balanced": "lips only, no eye refinement or irises (0.85x MediaPipe's time; 0.34 % IOD from its refined output)",
+    "fast": "the mesh alone, no irises (0.77x MediaPipe's time; 0.79 % IOD from its refined output)",
 }
 DETECTORS = ("short", "full")  # BlazeFace short range (faces >= ~1/8 of the frame) / full range (sparse)
 QUALITIES = ("live", "best")  # best: offline zero-lag smoothing + flip test-time augmentation (files only)
