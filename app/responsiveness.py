@@ -5,6 +5,8 @@ not answer a click or a key.
 """
 from __future__ import annotations
 
+import shutil
+import tempfile
 import time
 from pathlib import Path
 
@@ -16,13 +18,15 @@ WARMUP_S = 3.0
 def measure(clip: str, seconds: float) -> dict:
     from PyQt6 import QtCore, QtWidgets
 
-    from app import persist
     from app.launch import apply_theme
     from app.main_window import MainWindow
     from pipeline.config import PipelineConfig
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
     apply_theme(app)
-    window = MainWindow(PipelineConfig(provider="cpu"), clip, settings=persist.open_settings())
+    # throw-away settings and output folder: a measurement must not change what the user's app remembers
+    scratch = tempfile.mkdtemp(prefix="meshcam-responsiveness-")
+    settings = QtCore.QSettings(str(Path(scratch) / "settings.ini"), QtCore.QSettings.Format.IniFormat)
+    window = MainWindow(PipelineConfig(provider="cpu"), clip, record_dir=Path(scratch) / "out", settings=settings)
     window.resize(1280, 800)
     window.show()
     ticks: list[float] = []
@@ -38,6 +42,7 @@ def measure(clip: str, seconds: float) -> dict:
     app.exec()
     frames = window.frames_shown - shown[0]
     window.close()
+    shutil.rmtree(scratch, ignore_errors=True)
     gaps = np.diff(ticks) * 1000
     return {"clip": Path(clip).name, "seconds": seconds, "median_gap_ms": float(np.median(gaps)),
             "p99_gap_ms": float(np.percentile(gaps, 99)), "max_gap_ms": float(gaps.max()),

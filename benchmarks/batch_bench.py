@@ -3,7 +3,7 @@
 Throughput: the shared clips through `run_batch` with 1 local worker, 2 local workers and Ray (a local
 instance with 2 CPUs), interleaved and repeated; frames/s = frames / wall time of the whole run (worker
 start-up, Ray start-up and shutdown included), plus the steady rate (frames / the span between the first
-video starting and the last finishing) and, for the local pool, frames per CPU-second of the workers.
+video starting in a worker and the last finishing) and, for the local pool, frames per CPU-second of the workers.
 Modes: local1 (1 worker, free to use both cores: its decode and writer threads overlap the tracking),
 core1 (1 worker pinned to one core: the per-core baseline of a one-worker-per-core design), localN (N
 workers), rayN (Ray, a local instance with N CPUs). Scaling efficiency = fps(localN) / (N x fps(core1)), and
@@ -50,18 +50,22 @@ SOAK_CLIP = VIDEOS / "LivePortrait_d19.mp4"  # the clip of benchmarks/soak.py
 
 
 class Timing(Events):
-    """First start and last finish (the steady span) and the frames done."""
+    """When the first video really started and the last one finished (the steady span), and the frames done.
+
+    A video's start is taken as its row's arrival minus its tracking seconds, for every mode alike: the
+    driver's ``started`` event comes when a job is handed out, which for Ray is before the task's worker
+    process exists (its start-up would count as steady time) and for the pool after it."""
 
     def __init__(self):
         self.first_start = None
         self.last_finish = None
         self.frames = 0
 
-    def started(self, worker, job):
-        self.first_start = self.first_start or time.perf_counter()
-
     def finished(self, row):
-        self.last_finish = time.perf_counter()
+        t = time.perf_counter()
+        self.last_finish = t
+        start = t - float(row.get("seconds") or 0.0)
+        self.first_start = start if self.first_start is None else min(self.first_start, start)
         self.frames += row["frames"]
 
 
@@ -93,6 +97,8 @@ def one_run(mode: str, inputs: list[str], config: PipelineConfig, manifest: dict
         wall = time.perf_counter() - t0
         cpu = children_cpu_s() - cpu0
     failed = [r["input"] for r in result.rows if r["status"] != "done"]
+    if result.interrupted or events.first_start is None:
+        raise RuntimeError(f"{mode}: the run was interrupted before a video finished")
     if failed:
         raise RuntimeError(f"{mode}: {len(failed)} videos failed: {failed[:3]}")
     steady = events.last_finish - events.first_start

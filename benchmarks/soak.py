@@ -21,6 +21,7 @@ from pipeline import FaceTracker, LiveRunner, PipelineConfig, open_sink, open_so
 
 CLIP = VIDEOS / "LivePortrait_d19.mp4"
 POLL_S = 0.05
+PROGRESS_FRAMES = 2000
 
 
 def rss_mb() -> float:
@@ -31,7 +32,8 @@ def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def soak(frames: int, clip: Path = CLIP, warmup: int = 500, record: bool = True) -> dict:
+def soak(frames: int, clip: Path = CLIP, warmup: int = 500, record: bool = True, progress=None) -> dict:
+    """``progress(processed, rss_mb)`` is called every PROGRESS_FRAMES frames (the CLI prints a line)."""
     threads_before = set(threading.enumerate())
     tracker = FaceTracker.create(PipelineConfig(provider="cpu", max_faces=2))
     with tempfile.TemporaryDirectory() as tmp:
@@ -42,12 +44,16 @@ def soak(frames: int, clip: Path = CLIP, warmup: int = 500, record: bool = True)
         t0 = time.perf_counter()
         rss_warm = None
         samples = []
+        next_report = PROGRESS_FRAMES
         while runner.processed < frames:
             time.sleep(POLL_S)
             if rss_warm is None and runner.processed >= warmup:
                 rss_warm = rss_mb()
             if rss_warm is not None:
                 samples.append(rss_mb())
+            if progress is not None and runner.processed >= next_report:
+                progress(runner.processed, rss_mb())
+                next_report += PROGRESS_FRAMES
             if not runner.running:
                 raise RuntimeError(f"pipeline stopped early: {runner.error}")
         errors = runner.stop()
@@ -66,7 +72,9 @@ def main() -> int:
     p = argparse.ArgumentParser()
     p.add_argument("--frames", type=int, default=20000)
     args = p.parse_args()
-    r = soak(args.frames)
+    print(f"soak: {args.frames} frames through the live pipeline (about {args.frames / 2200:.0f} min on 2 cores)",
+          flush=True)
+    r = soak(args.frames, progress=lambda n, mb: print(f"  {n} frames, RSS {mb:.0f} MB", flush=True))
     print(f"{r['frames']} frames in {r['seconds']:.0f} s; RSS after warm-up {r['rss_after_warmup_mb']:.0f} MB, "
           f"max {r['rss_max_mb']:.0f} MB, end {r['rss_end_mb']:.0f} MB (growth {r['growth'] * 100:+.1f}%); "
           f"threads left: {r['threads_left'] or 'none'}")
