@@ -39,6 +39,13 @@ def task_key(task) -> str:
     return getattr(task, "key", task.input)
 
 
+def publish(staging: Path, outputs) -> None:
+    """Move a finished video's staged outputs ``(name in staging, final path)`` into place (atomic renames)."""
+    for out_name, final in outputs:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(staging / out_name, final)
+
+
 def run_task(task, options: BatchOptions, chash: str, tracker, progress=None) -> dict:
     """A whole video (a Job: its index row) or a chunk of one (a ChunkJob: a chunk result)."""
     if hasattr(task, "staging_part"):
@@ -89,9 +96,7 @@ def process_video(job: Job, options: BatchOptions, chash: str, tracker, progress
             raise InputError("interrupted")
         if summary.source_error:  # a partial result is not published: the video counts as failed
             raise InputError(summary.source_error)
-        for out_name, final in outputs:
-            final.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(staging / out_name, final)
+        publish(staging, outputs)
         row.update(status="done", frames=summary.frames, frames_with_face=summary.frames_with_face,
                    seconds=round(summary.seconds, 4), fps=round(summary.fps, 3))
     except MeshcamError as e:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import json
 import logging
-import os
 import shutil
 import zipfile
 from collections.abc import Sequence
@@ -19,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.batch_exec import staging_dir
+from pipeline.batch_exec import publish, staging_dir
 from pipeline.batch_index import base_row, now
 from pipeline.batch_inputs import BatchOptions, content_hash, one_line, stat_input
 from pipeline.errors import InputError, MeshcamError
@@ -157,9 +156,7 @@ class ChunkAssembler:
             chunk_dirs = [staging_dir(options, c) for c in chunks]
             for kind in options.formats:
                 MERGERS[kind]([d / f"out.{kind}" for d in chunk_dirs], offsets, staging / f"out.{kind}")
-            for out_name, final in options.outputs(job.rel):
-                final.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(staging / out_name, final)
+            publish(staging, options.outputs(job.rel))
             seconds = sum(r["seconds"] for r in results)  # tracking time over all workers, as for one video
             frames = sum(r["frames"] for r in results)
             row.update(status="done", frames=frames, frames_with_face=sum(r["frames_with_face"] for r in results),
