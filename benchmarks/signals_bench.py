@@ -266,14 +266,19 @@ def real_turn(tracker, clips=TURN_CLIPS) -> dict:
       mostly symmetric, so this isolates the artefact;
     - ``any_*``: of each coefficient itself, an upper bound that also counts expressions which happen to
       coincide with the turns (people smile or open the mouth while turning).
+    - ``pooled``: the asymmetry slopes with every clip's own mean removed and all clips fitted together,
+      signed. A pose artefact is a function of the pose, the same in every clip, so it survives pooling; an
+      expression that happens to go with one person's turns has its own sign per clip and partly cancels.
+      ``signs`` says per pair whether the clips agree in sign.
     eyeLook* are left out: gaze is relative to the head, and people keep looking at the camera while they
     turn, so the eyes really do counter-rotate.
     """
     pairs = [(BLENDSHAPE_NAMES.index(n), BLENDSHAPE_NAMES.index(n.replace("Left", "Right")), n.replace("Left", ""))
-             for n in BLENDSHAPE_NAMES if n.endswith("Left") and not n.startswith("eyeLook")]
+             for n in BLENDSHAPE_NAMES if n.endswith("Left") and not n.startswith(("eyeLook", "mouthLeft"))]
     pairs.append((BLENDSHAPE_NAMES.index("mouthLeft"), BLENDSHAPE_NAMES.index("mouthRight"), "mouthLeft-Right"))
     keep = [k for k, n in enumerate(BLENDSHAPE_NAMES) if not n.startswith("eyeLook")]
-    out = {}
+    out: dict = {}
+    pooled_x, pooled_y, signed = [], {label: [] for *_, label in pairs}, {label: [] for *_, label in pairs}
     for clip in clips:
         t = track_clip(tracker, VIDEOS / clip)
         e, b = t["euler"], t["blendshapes"]
@@ -291,7 +296,22 @@ def real_turn(tracker, clips=TURN_CLIPS) -> dict:
             anyc = {BLENDSHAPE_NAMES[k]: _slope_30(x, b[:, k]) for k in keep}
             worst = max(anyc, key=anyc.get)
             row[f"any_{name}"] = (round(anyc[worst], 3), worst)
+            if name == "yaw":
+                pooled_x.append(x)
+                for i, j, label in pairs:
+                    d = b[:, i] - b[:, j]
+                    pooled_y[label].append(d - d.mean())
+                    signed[label].append(float(np.polyfit(x, d, 1)[0] * 30))
         out[clip] = row
+    if len(pooled_x) >= 2:
+        x = np.concatenate(pooled_x)
+        slopes = {label: float(np.concatenate(ys) @ x / (x @ x) * 30) for label, ys in pooled_y.items()}
+        worst = max(slopes, key=lambda k: abs(slopes[k]))
+        out["pooled"] = {"clips": len(pooled_x), "slopes": {k: round(v, 3) for k, v in slopes.items()},
+                         "worst": (round(slopes[worst], 3), worst),
+                         "signs": {k: "agree" if len({np.sign(v) for v in vs}) == 1 else "differ"
+                                   for k, vs in signed.items()},
+                         "per_clip": {k: [round(v, 3) for v in vs] for k, vs in signed.items()}}
     return out
 
 
@@ -458,6 +478,11 @@ def report(r: dict) -> str:
         lines.append(f"synthetic +-30 deg turn of the metric mesh at {distance}: max coefficient change "
                      f"{s['max_change']:.3f} ({s['worst']})")
     for clip, t in r["real_turn"].items():
+        if clip == "pooled":
+            lines.append(f"real turn pooled over {t['clips']} clips (each clip's mean removed; signed change per "
+                         f"30 deg of yaw, clips' signs): " + "; ".join(
+                             f"{k} {v:+.3f} ({t['signs'][k]}: {t['per_clip'][k]})" for k, v in t["slopes"].items()))
+            continue
         parts = [f"{k} {v[0]:.3f} ({v[1]})" for k, v in t.items() if k.startswith(("asym_", "any_"))]
         lines.append(f"real turn {clip}: yaw {t['yaw_range'][0]:.0f}..{t['yaw_range'][1]:.0f}, pitch "
                      f"{t['pitch_range'][0]:.0f}..{t['pitch_range'][1]:.0f} deg; change per 30 deg: "

@@ -141,12 +141,27 @@ class _Layout:
         r = MEASURES.index("cheek_width")
         self.dist_num[r, [pi("cheek0"), pi("cheek1")]], self.denom[r, pi("iod")] = 0.5, 1
 
+        # the pair differences as one matrix over the used landmarks, and the maps transposed, for measures()
+        self.pair_diff = np.zeros((n_p, len(used)))
+        self.pair_diff[np.arange(n_p), self.pair_a] += 1.0
+        self.pair_diff[np.arange(n_p), self.pair_b] -= 1.0
+        self.dist_num_t = np.ascontiguousarray(self.dist_num.T)
+        self.coord_num_t = np.ascontiguousarray(self.coord_num.T)
+        self.denom_t = np.ascontiguousarray(self.denom.T)
+
     def measures(self, face: np.ndarray) -> np.ndarray:
         """(..., 478, 3) -> (..., len(MEASURES))."""
-        pts = face[..., self.landmarks, :]
-        dist = np.linalg.norm(pts[..., self.pair_a, :] - pts[..., self.pair_b, :], axis=-1)
-        flat = pts.reshape(pts.shape[:-2] + (-1,))
-        return (dist @ self.dist_num.T + flat @ self.coord_num.T) / (dist @ self.denom.T)
+        return self.measures_of_points(face[..., self.landmarks, :])
+
+    def measures_of_points(self, pts: np.ndarray) -> np.ndarray:
+        """(..., len(landmarks), 3), the ``landmarks`` rows in order -> (..., len(MEASURES))."""
+        diff = self.pair_diff @ pts
+        diff *= diff
+        dist = np.sqrt(diff.sum(axis=-1))
+        num = dist @ self.dist_num_t
+        num += pts.reshape(pts.shape[:-2] + (-1,)) @ self.coord_num_t
+        num /= dist @ self.denom_t
+        return num
 
 
 _LAYOUT = _Layout()
@@ -204,8 +219,19 @@ _I = {n: k for k, n in enumerate(EXPRESSION_NAMES)}
 
 def expression_coefficients(face: np.ndarray) -> np.ndarray:
     """(22,) coefficients in EXPRESSION_NAMES order for one face (478, 3), or (N, 22) for a batch."""
-    m = _LAYOUT.measures(face)
-    base = np.clip((m[..., _BASE_IDX] - _BASE_START) / _BASE_SPAN, 0.0, 1.0)
+    return coefficients_of_points(face[..., EXPRESSION_LANDMARKS, :])
+
+
+def coefficients_of_points(pts: np.ndarray) -> np.ndarray:
+    """``expression_coefficients`` from only the EXPRESSION_LANDMARKS rows, in that order ((..., L, 3))."""
+    if pts.ndim == 2:  # one face: the per-frame path
+        return np.array(_composites(_single_face_base(pts)))
+    m = _LAYOUT.measures_of_points(pts)
+    base = m[..., _BASE_IDX]
+    base -= _BASE_START
+    base /= _BASE_SPAN
+    np.maximum(base, 0.0, out=base)  # NaN stays NaN
+    np.minimum(base, 1.0, out=base)
     out = base[..., _OUT_FROM_BASE]
     jaw, narrow, parted = base[..., _B["jawOpen"]], base[..., _B["_narrow"]], base[..., _B["_parted"]]
     out[..., _I["mouthClose"]] = base[..., _B["_stretch"]] * (1.0 - jaw)
@@ -214,4 +240,46 @@ def expression_coefficients(face: np.ndarray) -> np.ndarray:
     # Cheeks also widen in a broad smile or with the jaw open: a puff is wide cheeks with neither.
     smile = np.maximum(base[..., _B["mouthSmileLeft"]], base[..., _B["mouthSmileRight"]])
     out[..., _I["cheekPuff"]] = base[..., _B["_cheeks"]] * (1.0 - smile) * (1.0 - jaw)
+    return out
+
+
+def _single_face_matrix() -> tuple[np.ndarray, np.ndarray]:
+    """For one face, (pair distances, flattened points) @ this = (numerators | denominators x span) of each
+    base coefficient's measure, so base = numerator / denominator - start / span in one product."""
+    lay = _LAYOUT
+    num = np.vstack([lay.dist_num_t, lay.coord_num_t])[:, _BASE_IDX]
+    den = np.vstack([lay.denom_t, np.zeros_like(lay.coord_num_t)])[:, _BASE_IDX] * _BASE_SPAN
+    return np.hstack([num, den]), _BASE_START / _BASE_SPAN
+
+
+_SINGLE_MATRIX, _SINGLE_OFFSET = _single_face_matrix()
+_N_BASE = len(_BASE_IDX)
+
+
+def _single_face_base(pts: np.ndarray) -> list[float]:
+    """The base coefficients (clipped to [0, 1], NaN kept) of one face, as floats."""
+    diff = _LAYOUT.pair_diff @ pts
+    diff *= diff
+    features = np.concatenate([np.sqrt(diff.sum(axis=1)), pts.ravel()])
+    y = features @ _SINGLE_MATRIX
+    base = y[:_N_BASE] / y[_N_BASE:]
+    base -= _SINGLE_OFFSET
+    return [v if 0.0 <= v <= 1.0 or v != v else (0.0 if v < 0.0 else 1.0) for v in base.tolist()]
+
+
+_OUT_FROM_BASE_LIST = _OUT_FROM_BASE.tolist()
+_J = {n: _B[n] for n in ("jawOpen", "_narrow", "_parted", "_stretch", "mouthSmileLeft", "mouthSmileRight", "_cheeks")}
+
+
+def _composites(base: list[float]) -> list[float]:
+    """The batch path of expression_coefficients for one face, on floats (same formulas)."""
+    out = [base[k] for k in _OUT_FROM_BASE_LIST]
+    jaw, narrow, parted = base[_J["jawOpen"]], base[_J["_narrow"]], base[_J["_parted"]]
+    out[_I["mouthClose"]] = base[_J["_stretch"]] * (1.0 - jaw)
+    out[_I["mouthPucker"]] = narrow * (1.0 - parted)
+    out[_I["mouthFunnel"]] = narrow * parted
+    left, right = base[_J["mouthSmileLeft"]], base[_J["mouthSmileRight"]]
+    smile = left if left >= right or right != right else right  # np.maximum: NaN if either is NaN
+    smile = smile if left == left else left
+    out[_I["cheekPuff"]] = base[_J["_cheeks"]] * (1.0 - smile) * (1.0 - jaw)
     return out

@@ -17,6 +17,7 @@ unmirrored face), pitch > 0 = up. NaN when that eye's iris landmarks are missing
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -76,16 +77,33 @@ class GazeEstimator:
         self.model = model
         # rows: left eye, right eye; columns: outer corner, inner corner, iris centre
         self.landmarks = np.array([EYE_CORNERS["L"] + (IRIS_CENTRE["L"],), EYE_CORNERS["R"] + (IRIS_CENTRE["R"],)])
-        self.centre_xy = model.centre_offset[:, :2]
+        self.centre_xy = model.centre_offset[:, :2].tolist()
+        self._flat_ids = self.landmarks.ravel()
         self._rest = np.array([0.0, RESTING_PITCH_DEG])
 
     def __call__(self, face_cm: np.ndarray) -> np.ndarray:
         """face_cm: (478, 3) in the canonical face frame. Returns (2, 2) float64; NaN rows for missing irises."""
-        pts = face_cm[self.landmarks, :2]  # (2, 3, 2)
-        centre = 0.5 * (pts[:, 0] + pts[:, 1]) + self.centre_xy
-        sin_xy = np.clip((pts[:, 2] - centre) / self.model.radius, -0.99, 0.99)  # (2, 2) sin of (yaw-ish, pitch)
-        sin_xy[:, 0] /= np.sqrt(1.0 - sin_xy[:, 1] ** 2)  # yaw is measured in the pitched plane
-        return np.degrees(np.arcsin(np.clip(sin_xy, -1.0, 1.0))) - self._rest
+        return np.array(self.angles(face_cm[self._flat_ids, :2].tolist()))
+
+    def angles(self, eye_points_xy: list) -> list[tuple[float, float]]:
+        """Per eye (left, right): (yaw, pitch) degrees from the x, y of each eye's outer corner, inner corner
+        and iris centre (``landmarks`` flattened, as nested lists). Plain floats: six points and a few sines
+        cost several times less than numpy's per-call overhead."""
+        out = []
+        for eye in (0, 1):
+            (ox, oy), (ix, iy), (px, py) = eye_points_xy[3 * eye:3 * eye + 3]
+            cx, cy = self.centre_xy[eye]
+            sin_x = _clip((px - 0.5 * (ox + ix) - cx) / self.model.radius, 0.99)  # yaw-ish
+            sin_y = _clip((py - 0.5 * (oy + iy) - cy) / self.model.radius, 0.99)  # pitch
+            sin_x = sin_x / math.sqrt(1.0 - sin_y * sin_y)  # yaw is measured in the pitched plane
+            out.append((math.degrees(math.asin(_clip(sin_x, 1.0))),
+                        math.degrees(math.asin(sin_y)) - RESTING_PITCH_DEG))
+        return out
+
+
+def _clip(v: float, limit: float) -> float:
+    """v clipped to +-limit; NaN stays NaN (min/max would not keep it)."""
+    return v if -limit <= v <= limit or v != v else math.copysign(limit, v)
 
 
 class EyeLook:
@@ -102,5 +120,15 @@ class EyeLook:
         self.source = np.array([0, 2, 0, 2, 1, 3, 1, 3])
         self.gain = np.array([-1 / h, 1 / h, 1 / h, -1 / h, 1 / u, 1 / u, -1 / d, -1 / d])
 
+        self._pairs = list(zip(self.source.tolist(), self.gain.tolist()))
+
     def __call__(self, gaze_deg: np.ndarray) -> np.ndarray:
         return np.clip(gaze_deg.ravel()[self.source] * self.gain, 0.0, 1.0)  # NaN stays NaN
+
+    def of_floats(self, gaze_flat: list[float]) -> list[float]:
+        """The same from (yaw L, pitch L, yaw R, pitch R) as floats."""
+        out = []
+        for k, gain in self._pairs:
+            v = gaze_flat[k] * gain
+            out.append(v if 0.0 <= v <= 1.0 or v != v else (0.0 if v < 0.0 else 1.0))
+        return out

@@ -132,26 +132,79 @@ class WeightedProcrustes:
         self.src_wc = src_c * self.w[:, None]
         self.src_var = float((self.src_wc * src_c).sum())
 
+    def rotation(self, target: np.ndarray) -> tuple[np.ndarray, float]:
+        """(R (3, 3) with det +1, s): the rotation and scale of the fit (translation left out)."""
+        cov = target.T @ self.src_wc
+        polar = _polar_rotation(cov.ravel().tolist())
+        if polar is not None:
+            return np.array(polar[0]).reshape(3, 3), polar[1] / self.src_var
+        u, sv, vt = np.linalg.svd(cov)  # a reflection, or too ill-conditioned for the closed form
+        total = float(sv[0] + sv[1] + sv[2])
+        if np.linalg.det(cov) < 0:  # no reflections: flip the weakest axis
+            u[:, 2] = -u[:, 2]
+            total -= 2.0 * float(sv[2])
+        return u @ vt, total / self.src_var
+
     def scale(self, target: np.ndarray) -> float:
         """Only the optimal scale: the sum of singular values of the cross-covariance, the last one negated
         when the best orthogonal map would be a reflection (det < 0)."""
-        cov = target.T @ self.src_wc
-        sv = np.linalg.svd(cov, compute_uv=False)
-        d = 1.0 if np.linalg.det(cov) >= 0 else -1.0
-        return float((sv[0] + sv[1] + d * sv[2]) / self.src_var)
+        return self.rotation(target)[1]
 
     def fit(self, target: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
         """(R (3,3), s, t (3,)) minimising sum_i w_i |s R src_i + t - target_i|^2 with det(R) = +1."""
-        cov = target.T @ self.src_wc
-        u, sv, vt = np.linalg.svd(cov)
-        rot = u @ vt
-        total = sv[0] + sv[1] + sv[2]
-        if np.linalg.det(rot) < 0:  # no reflections: flip the weakest axis
-            u[:, 2] = -u[:, 2]
-            rot = u @ vt
-            total -= 2 * sv[2]
-        s = float(total / self.src_var)
+        rot, s = self.rotation(target)
         return rot, s, self.w @ target - s * rot @ self.src_mean
+
+
+def _polar_rotation(c: list[float]) -> tuple[tuple[float, ...], float] | None:
+    """The rotation of the SVD fit, R = U V^T, of a 3x3 matrix C (9 floats, row-major) with det C > 0, and the
+    sum of its singular values; None when det C <= 0 or C is ill-conditioned (the caller then uses the SVD).
+
+    R = C (C^T C)^-1/2. The eigenvalues of M = C^T C come in closed form (Smith 1961), the smallest singular
+    value from det C (accurate where the formula's smallest eigenvalue cancels), and M^-1/2 is the Newton
+    interpolation polynomial of x^-1/2 at the eigenvalues, whose divided differences have closed forms without
+    cancellation, so equal or close singular values need no special case. Plain floats: 6 us against ~30
+    for numpy's SVD wrapper on a 3x3 (errors ~1e-12 for the fits' conditioning, checked against the SVD in
+    tests/test_signals.py)."""
+    a, b, c3, d, e, f, g, h, i = c
+    det = a * (e * i - f * h) + b * (f * g - d * i) + c3 * (d * h - e * g)
+    if not det > 0.0:
+        return None
+    m00, m11, m22 = a * a + d * d + g * g, b * b + e * e + h * h, c3 * c3 + f * f + i * i
+    m01, m02, m12 = a * b + d * e + g * h, a * c3 + d * f + g * i, b * c3 + e * f + h * i
+    q = (m00 + m11 + m22) / 3.0
+    d0, d1, d2 = m00 - q, m11 - q, m22 - q
+    p = math.sqrt((d0 * d0 + d1 * d1 + d2 * d2 + 2.0 * (m01 * m01 + m02 * m02 + m12 * m12)) / 6.0)
+    if not p > 1e-12 * q:
+        return None  # C is a scaled rotation: M ~ q I
+    b00, b11, b22, b01, b02, b12 = d0 / p, d1 / p, d2 / p, m01 / p, m02 / p, m12 / p
+    r = 0.5 * (b00 * (b11 * b22 - b12 * b12) - b01 * (b01 * b22 - b12 * b02) + b02 * (b01 * b12 - b11 * b02))
+    phi = math.acos(max(-1.0, min(1.0, r))) / 3.0
+    l1 = q + 2.0 * p * math.cos(phi)  # largest eigenvalue
+    l2 = 3.0 * q - l1 - (q + 2.0 * p * math.cos(phi + 2.0 * math.pi / 3.0))  # middle one
+    s1 = math.sqrt(l1)
+    s2 = math.sqrt(max(l2, 0.0))
+    s3 = det / (s1 * s2) if s2 > 0.0 else 0.0
+    if not s3 > 1e-2 * s1:  # errors grow as (s1 / s3)^2
+        return None
+    l2 = s2 * s2
+    f12 = -1.0 / (s1 * s2 * (s1 + s2))
+    f123 = (s1 + s2 + s3) / (s1 * s2 * s3 * (s1 + s2) * (s2 + s3) * (s1 + s3))
+    a00, a11, a22 = m00 - l1, m11 - l1, m22 - l1  # M - l1 I
+    c00, c11, c22 = m00 - l2, m11 - l2, m22 - l2  # M - l2 I
+    p00 = a00 * c00 + m01 * m01 + m02 * m02
+    p11 = m01 * m01 + a11 * c11 + m12 * m12
+    p22 = m02 * m02 + m12 * m12 + a22 * c22
+    p01 = a00 * m01 + m01 * c11 + m02 * m12
+    p02 = a00 * m02 + m01 * m12 + m02 * c22
+    p12 = m01 * m02 + a11 * m12 + m12 * c22
+    inv1 = 1.0 / s1
+    n00, n11, n22 = inv1 + f12 * a00 + f123 * p00, inv1 + f12 * a11 + f123 * p11, inv1 + f12 * a22 + f123 * p22
+    n01, n02, n12 = f12 * m01 + f123 * p01, f12 * m02 + f123 * p02, f12 * m12 + f123 * p12
+    rot = (a * n00 + b * n01 + c3 * n02, a * n01 + b * n11 + c3 * n12, a * n02 + b * n12 + c3 * n22,
+           d * n00 + e * n01 + f * n02, d * n01 + e * n11 + f * n12, d * n02 + e * n12 + f * n22,
+           g * n00 + h * n01 + i * n02, g * n01 + h * n11 + i * n12, g * n02 + h * n12 + i * n22)
+    return rot, s1 + s2 + s3
 
 
 class HeadPoseSolver:
@@ -167,6 +220,7 @@ class HeadPoseSolver:
         self.basis_ids = self.canonical.basis_ids
         self.solver = WeightedProcrustes(self.canonical.vertices_cm[self.basis_ids], self.canonical.basis_weights)
         self._frustum_cache: tuple[tuple[int, int], np.ndarray, np.ndarray] | None = None
+        self._row_ids_cache: tuple[np.ndarray, np.ndarray] | None = None
 
     def _screen_transform(self, frame_size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
         """Per-axis scale and offset taking (x_px, y_px, z_px) to near-plane units (y up)."""
@@ -199,25 +253,86 @@ class HeadPoseSolver:
 
     def solve(self, landmarks_px: np.ndarray, frame_size: tuple[int, int]
               ) -> tuple[np.ndarray, float, np.ndarray, np.ndarray]:
-        """(R (3, 3), s, t (3,), metric (478, 3)) with p_cam = s R p_model + t; see ``__call__``."""
+        """(R (3, 3), s, t (3,), metric (478, 3)) with p_cam = s R p_model + t; see ``__call__``.
+
+        MediaPipe estimates the screen-to-metric scale in two passes (the projected basis, then the basis
+        unprojected with that scale) and fits the pose to the mesh unprojected with the product. With
+        relative depth, unprojecting with a total scale S is a fixed map of the screen points divided by
+        S (depth = (z - offset + near) / S, x and y times depth / near), so the second pass's scale times the
+        first is the scale of that map's output at S = 1, whatever the first pass gave; and the final fit's
+        scale is exactly 1 (the metric mesh is made canonical-sized). So one fit, at S = 1, gives all three.
+        """
         scale, offset = self._screen_transform(frame_size)
-        screen = np.multiply(landmarks_px, scale, dtype=np.float64)  # near-plane units, y up, z relative depth
-        screen += offset
         near = self.camera.near
-        depth_offset = float(screen[:NUM_MESH, 2].mean())
-        basis = screen[self.basis_ids]
+        # the depth offset is the mean mesh depth in near-plane units (z has no offset)
+        depth_offset = float(np.add.reduce(landmarks_px[:NUM_MESH, 2], dtype=np.float64)) * (scale[2] / NUM_MESH)
         if not math.isfinite(depth_offset):
             raise InputError("face landmarks are not finite; cannot estimate the head pose")
-        # Pass 1: scale of the projected (not unprojected) basis; z is flipped to the right-handed metric space.
-        s1 = self.solver.scale(basis * _FLIP_Z)
-        if not s1 > 1e-12:
+        basis = np.multiply(landmarks_px[self.basis_ids], scale, dtype=np.float64)
+        basis += offset
+        rot, total_scale = self.solver.rotation(_unproject(basis, depth_offset, 1.0, near))
+        if not total_scale > 1e-12:
             raise InputError("face landmarks have no extent; cannot estimate the head pose")
-        # Pass 2: unproject with that scale and re-estimate; the product is the total screen->metric scale.
-        s2 = self.solver.scale(_unproject(basis, depth_offset, s1, near))
-        metric = _unproject(screen, depth_offset, s1 * s2, near)
-        rot, s, t = self.solver.fit(metric[self.basis_ids])
-        return rot, s, t, metric
+        screen = np.multiply(landmarks_px, scale, dtype=np.float64)  # near-plane units, y up, z relative depth
+        screen += offset
+        metric = _unproject(screen, depth_offset, total_scale, near)
+        t = self.solver.w @ metric[self.basis_ids] - rot @ self.solver.src_mean
+        return rot, 1.0, t, metric
 
+    def solve_rows(self, landmarks_px: np.ndarray, frame_size: tuple[int, int], rows: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple]:
+        """``solve`` for only some landmarks: (R, t, metric of the 33 basis landmarks then ``rows``
+        ((33 + len(rows), 3) cm), and the unprojection's parameters, which ``metric_mesh`` turns into the
+        whole metric mesh when someone asks for it). s is 1 (see ``solve``). Same errors as ``solve``."""
+        scale, offset = self._screen_transform(frame_size)
+        near = self.camera.near
+        depth_offset = float(np.add.reduce(landmarks_px[:NUM_MESH, 2], dtype=np.float64)) * (scale[2] / NUM_MESH)
+        if not math.isfinite(depth_offset):
+            raise InputError("face landmarks are not finite; cannot estimate the head pose")
+        ids = self._row_ids(rows)
+        unit = np.multiply(landmarks_px[ids], scale, dtype=np.float64)
+        unit += offset
+        _unproject_in_place(unit, depth_offset, near)  # at total scale 1
+        n_basis = len(self.basis_ids)
+        rot, total_scale = self.solver.rotation(unit[:n_basis])
+        if not total_scale > 1e-12:
+            raise InputError("face landmarks have no extent; cannot estimate the head pose")
+        unit *= 1.0 / total_scale
+        t = self.solver.w @ unit[:n_basis]
+        t -= rot @ self.solver.src_mean
+        return rot, t, unit, (scale, offset, depth_offset, total_scale, near)
+
+    def _row_ids(self, rows: np.ndarray) -> np.ndarray:
+        """The basis ids followed by ``rows`` (cached for the last ``rows`` seen)."""
+        cached = self._row_ids_cache
+        if cached is None or cached[0] is not rows:
+            cached = self._row_ids_cache = (rows, np.concatenate([self.basis_ids, rows]))
+        return cached[1]
+
+    @staticmethod
+    def metric_mesh(landmarks_px: np.ndarray, unprojection: tuple) -> np.ndarray:
+        """(478, 3) cm camera space from ``solve_rows``'s unprojection parameters."""
+        scale, offset, depth_offset, total_scale, near = unprojection
+        screen = np.multiply(landmarks_px, scale, dtype=np.float64)
+        screen += offset
+        return _unproject(screen, depth_offset, total_scale, near)
+
+    def normalise_rows(self, metric_rows: np.ndarray, rot: np.ndarray, t: np.ndarray) -> np.ndarray:
+        """``normalise`` on ``solve_rows``'s output (basis first): the canonical-frame coordinates of the rows
+        after the basis, ((len(rows)), 3) cm."""
+        n_basis = len(self.basis_ids)
+        s = 1.0
+        pts = metric_rows
+        mean_depth = -float(np.add.reduce(pts[:n_basis, 2])) / n_basis
+        if mean_depth < MIN_VIEWING_DISTANCE_CM:  # see normalise
+            pts = self._flatten(pts, mean_depth, mean_depth / MIN_VIEWING_DISTANCE_CM)
+            rot, s = self.solver.rotation(pts[:n_basis])
+            t = self.solver.w @ pts[:n_basis]
+            t -= s * rot @ self.solver.src_mean
+        mapped = pts[n_basis:] - t
+        mapped = mapped @ rot
+        mapped *= 1.0 / s
+        return mapped
 
     def normalised_face(self, landmarks_px: np.ndarray, frame_size: tuple[int, int]) -> np.ndarray:
         """(478, 3) the face in the canonical face frame (cm; head rotation, position and size removed), for
@@ -238,25 +353,32 @@ class HeadPoseSolver:
         each point's depth offset from the face's mean depth is scaled down before x and y are unprojected,
         which is exactly a camera with a narrower field of view seeing the same picture from that distance.
         """
-        out = np.empty_like(metric)
-        pts = metric if rows is None else metric[rows]
         basis = metric[self.basis_ids]
-        mean_depth = float(-basis[:, 2].mean())
+        n_rows = NUM_LANDMARKS if rows is None else len(rows)
+        # the rows and the basis in one array, so flattening and mapping take one pass
+        pts = np.concatenate([metric if rows is None else metric[rows], basis])
+        mean_depth = -float(np.add.reduce(basis[:, 2])) / len(basis)
         if mean_depth < MIN_VIEWING_DISTANCE_CM:
-            k = mean_depth / MIN_VIEWING_DISTANCE_CM
-            pts, basis = self._flatten(pts, mean_depth, k), self._flatten(basis, mean_depth, k)
-            rot, s, t = self.solver.fit(basis)
+            pts = self._flatten(pts, mean_depth, mean_depth / MIN_VIEWING_DISTANCE_CM)
+            basis = pts[n_rows:]
+            rot, s = self.solver.rotation(basis)
+            t = self.solver.w @ basis - s * rot @ self.solver.src_mean
+        mapped = (pts[:n_rows] - t) @ rot
+        mapped *= 1.0 / s
         if rows is None:
-            return ((pts - t) @ rot) / s
-        out[rows] = ((pts - t) @ rot) / s
+            return mapped
+        out = np.empty_like(metric)
+        out[rows] = mapped
         return out
 
     @staticmethod
     def _flatten(points: np.ndarray, mean_depth: float, k: float) -> np.ndarray:
-        """x, y re-unprojected with each depth offset from ``mean_depth`` scaled by ``k``."""
-        depth = -points[:, 2]
+        """x, y re-unprojected with each depth offset from ``mean_depth`` scaled by ``k``: x, y times
+        (mean + (depth - mean) k) / depth = k + mean (1 - k) / depth, with depth = -z."""
+        factor = np.divide(mean_depth * (k - 1.0), points[:, 2])
+        factor += k
         out = points.copy()
-        out[:, :2] *= ((mean_depth + (depth - mean_depth) * k) / depth)[:, None]
+        out[:, :2] *= factor[:, None]
         return out
 
 
@@ -267,6 +389,13 @@ def _unproject(screen: np.ndarray, depth_offset: float, total_scale: float, near
     out = screen * (depth / near)[:, None]
     out[:, 2] = -depth
     return out
+
+
+def _unproject_in_place(screen: np.ndarray, depth_offset: float, near: float) -> None:
+    """``_unproject`` at total scale 1, in place and in fewer steps (the per-frame path)."""
+    depth = screen[:, 2] - (depth_offset - near)
+    screen[:, :2] *= (depth if near == 1.0 else depth * (1.0 / near))[:, None]
+    np.negative(depth, out=screen[:, 2])
 
 
 def project_to_pixels(points_cam: np.ndarray, frame_size: tuple[int, int],
@@ -290,7 +419,7 @@ def rotation_to_euler_deg(rot: np.ndarray) -> np.ndarray:
     """(pitch, yaw, roll) degrees of ``rot = Rz(roll) @ Ry(yaw) @ Rx(-pitch)`` (module doc for the signs)."""
     (r00, _, _), (r10, _, _), (r20, r21, r22) = rot.tolist()
     yaw = math.atan2(-r20, math.hypot(r00, r10))
-    return np.degrees([-math.atan2(r21, r22), yaw, math.atan2(r10, r00)])
+    return np.array([math.degrees(-math.atan2(r21, r22)), math.degrees(yaw), math.degrees(math.atan2(r10, r00))])
 
 
 def euler_deg_to_rotation(pitch: float, yaw: float, roll: float) -> np.ndarray:

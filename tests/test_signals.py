@@ -412,3 +412,68 @@ def test_any_submodel_subset_gives_signals(tracker):
         has_iris = [np.isfinite(face.landmarks_px[473:478]).all(), np.isfinite(face.landmarks_px[468:473]).all()]
         assert sum(has_iris) == 1
         assert [bool(np.isfinite(g).all()) for g in face.signals.gaze_deg] == has_iris
+
+
+def test_closed_form_rotation_matches_the_svd():
+    """The per-frame fit's closed-form rotation (pipeline.head_pose._polar_rotation) against numpy's SVD on
+    random matrices, including equal singular values, and the reflection case handed back to the SVD."""
+    from pipeline.head_pose import _polar_rotation
+    rng = np.random.default_rng(7)
+    for k in range(500):
+        q = np.linalg.qr(rng.normal(size=(3, 3)))[0]
+        q *= np.sign(np.linalg.det(q))
+        v = np.linalg.qr(rng.normal(size=(3, 3)))[0]
+        sv = np.sort(np.exp(rng.uniform(-3.0, 0.0, 3)))[::-1]
+        if k % 4 == 0:
+            sv[1] = sv[0]  # a face as wide as it is high
+        cov = q @ v @ np.diag(sv) @ v.T * 10.0 ** rng.uniform(-2, 2)
+        u, s, vt = np.linalg.svd(cov)
+        rot, total = _polar_rotation(cov.ravel().tolist())
+        np.testing.assert_allclose(np.reshape(rot, (3, 3)), u @ vt, atol=1e-9)
+        assert total == pytest.approx(s.sum(), rel=1e-9)
+    mirrored = np.diag([1.0, 1.0, -1.0]) @ np.diag([3.0, 2.0, 1.0])
+    assert _polar_rotation(mirrored.ravel().tolist()) is None
+    r, s = WeightedProcrustes(np.eye(3), np.ones(3)).rotation(mirrored)  # the SVD path: no reflection
+    assert np.linalg.det(r) == pytest.approx(1.0)
+
+
+def test_one_fit_equals_mediapipes_two_scale_passes(tracker, estimator):
+    """MediaPipe's geometry pipeline as its C++ does it (scale of the projected basis, unproject with it,
+    scale again, unproject the mesh with the product, fit), written out here, against the solver's single
+    fit on a real face."""
+    image = cv2.imread(str(require_media("photos", "face_recognition_obama.jpg")))
+    lm = tracker.detect_image(image).faces[0].landmarks_px.astype(np.float64)
+    size = (image.shape[1], image.shape[0])
+    face = load_canonical_face()
+    solver = WeightedProcrustes(face.vertices_cm[face.basis_ids], face.basis_weights)
+    cam = PerspectiveCamera()
+    fw, fh = cam.frustum(size)
+    screen = np.column_stack([(lm[:, 0] + 0.5) / size[0] * fw - 0.5 * fw, 0.5 * fh - (lm[:, 1] + 0.5) / size[1] * fh,
+                              lm[:, 2] / size[0] * fw])
+    offset = screen[:468, 2].mean()
+
+    def unproject(pts, scale):
+        depth = (pts[:, 2] - offset + cam.near) / scale
+        return np.column_stack([pts[:, 0] * depth / cam.near, pts[:, 1] * depth / cam.near, -depth])
+
+    basis = screen[face.basis_ids]
+    s1 = solver.fit(basis * [1.0, 1.0, -1.0])[1]
+    s2 = solver.fit(unproject(basis, s1))[1]
+    metric = unproject(screen, s1 * s2)
+    rot, s, t = solver.fit(metric[face.basis_ids])
+    pose = np.eye(4)
+    pose[:3, :3], pose[:3, 3] = s * rot, t
+    signals = estimator(lm.astype(np.float32), size)
+    np.testing.assert_allclose(signals.pose_matrix, pose, atol=2e-5 * np.abs(t).max())
+    np.testing.assert_allclose(signals.metric_landmarks, metric, atol=1e-4)
+
+
+def test_single_face_and_batch_expressions_agree(tracker, estimator):
+    """The per-frame path (one face, fused) and the batch path (calibration, analysis) of the coefficients."""
+    from pipeline.expressions import expression_coefficients
+    t = _track(tracker, "LivePortrait_d11.mp4")
+    faces = np.array([estimator.normalised_face(lm, t["size"]) for lm in t["raw"][::10] if np.isfinite(lm).all()])
+    batch = expression_coefficients(faces)
+    single = np.array([expression_coefficients(f) for f in faces])
+    np.testing.assert_allclose(single, batch, atol=1e-9)
+    assert batch.max() > 0.5  # the clip opens the mouth wide: not a comparison of zeros
