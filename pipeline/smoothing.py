@@ -9,7 +9,12 @@ Two levels:
 1. pose: the least-squares similarity (shift, rotation, zoom) from the previous output to the new mesh,
    fitted over the 468 mesh points. A step that the pose noise explains is mostly held back; a step many
    times the pose noise (a moving head, a shaking camera) passes whole, at once, so following motion
-   never lags and never adds error to the raw landmarks;
+   never lags and never adds error to the raw landmarks. How much is held back is the probability that
+   the step is noise (Bayes' rule over "noise alone" and "moving"), with a prior that is the running
+   probability that the face has been moving over the last ~0.5 s: a face that has been still holds even
+   a few-sigma step back (it is most likely noise), a shaking or moving face passes even a small one (it
+   is most likely motion). A fixed gate has to trade the two: wide enough for faces whose pose noise is
+   above the assumed share of the per-point noise, it holds back the small steps of a shaking camera;
 2. residual: what the pose does not explain (noise, speech, blinks), per landmark and coordinate, through
    a One Euro filter whose speed is in noise units (the speed is normalised by the landmark's noise).
 
@@ -28,12 +33,20 @@ from pipeline.geometry import similarity_transform
 
 NOISE_FRAMES = 30  # time constant of the noise estimates, frames (~1 s at 30 fps)
 NOISE_CLIP = 4.0  # one frame can raise a noise estimate to at most this many times itself (x the 1/30 weight)
-POSE_PASS_SIGMAS = 3.0  # a pose step of this many noise sigmas passes almost whole (exp(-1) held back)
+POSE_PASS_SIGMAS = 3.0  # the pose noise likelihood is exp(-z^2 / this^2) at a step of z noise sigmas
 # The mesh's errors are strongly correlated across points (a crop shift moves the whole mesh): measured on
 # the jitter rig's still faces, pose noise at the face's rim is 0.4-0.7x one point's noise, not
 # 1/sqrt(468). The pose noise is derived from the per-point noise with this factor, not estimated from the
 # pose itself, which cannot tell a shaking camera (white, like noise) from noise.
 POSE_NOISE_PER_POINT_NOISE = 0.6
+# The gate's prior (see the module docstring): the probability that the face is moving, a running mean of
+# each step's posterior probability of motion over MOVE_FRAMES (~0.5 s), kept within [MOVE_MIN, 1 - MOVE_MIN]
+# so that neither hypothesis is ever ruled out, and 0.5 (no knowledge) at a (re)start. The noise
+# likelihood is exp(-z^2 / POSE_PASS_SIGMAS^2), the motion likelihood flat at exp(-1): with an even prior
+# the gate is half open at POSE_PASS_SIGMAS, as a fixed exp(-z^2 / POSE_PASS_SIGMAS^2) gate was at exp(-1).
+MOVE_FRAMES = 15.0
+MOVE_MIN = 0.02
+MOTION_LIKELIHOOD = math.exp(-1.0)
 _EPS = 1e-12
 MESH_POINTS = 468  # the face mesh proper; the 10 iris points after it are not part of the pose
 # Defaults for PipelineConfig (speeds in noise sigmas, so they hold for any face): on a still face the
@@ -143,6 +156,7 @@ class OneEuroLandmarks:
         self._frames = 0  # frames since the filter (re)started
         self._finite = True  # the last raw value (hence the last output, NaN where it is) is all finite
         self._noise = _NoiseEstimate()  # per landmark coordinate, pixels
+        self._moving = 0.5  # prior probability that the face is moving (the pose gate's)
 
     def _columns(self, slot: int) -> slice:
         d = self._x.shape[1]
@@ -195,7 +209,12 @@ class OneEuroLandmarks:
                   + (math.log(max(s, 1e-6)) * rim) ** 2) / 4
         else:
             z2 = math.inf
-        keep_back = (1.0 - self._k_min) * math.exp(-z2 / POSE_PASS_SIGMAS ** 2)
+        # the probability that the step is noise alone, from the running prior that the face is moving
+        still = (1.0 - self._moving) * math.exp(-z2 / POSE_PASS_SIGMAS ** 2)
+        still /= still + self._moving * MOTION_LIKELIHOOD
+        moving = self._moving + (1.0 - still - self._moving) / MOVE_FRAMES
+        self._moving = min(max(moving, MOVE_MIN), 1.0 - MOVE_MIN)
+        keep_back = (1.0 - self._k_min) * still
         keep_back = min(keep_back, 1.0 - 1.0 / self._frames)  # the first frames: a running mean
         k = 1.0 - keep_back
         part = _affine_rows(dims, centre, k * angle, s ** k, (k * shift[0], k * shift[1]))
