@@ -47,6 +47,9 @@ POSE_NOISE_PER_POINT_NOISE = 0.6
 MOVE_FRAMES = 15.0
 MOVE_MIN = 0.02
 MOTION_LIKELIHOOD = math.exp(-1.0)
+# Start-up: the residual's first frames are averaged with weights rising linearly with recency (alpha
+# START_WEIGHT / (n + START_WEIGHT - 1); 1 would be the plain mean), see OneEuroLandmarks.__call__.
+START_WEIGHT = 2.0
 _EPS = 1e-12
 MESH_POINTS = 468  # the face mesh proper; the 10 iris points after it are not part of the pose
 # Defaults for PipelineConfig (speeds in noise sigmas, so they hold for any face): on a still face the
@@ -304,10 +307,14 @@ class OneEuroLandmarks:
         cutoff += self.min_cutoff
         alpha = cutoff + freq / (2.0 * math.pi)
         np.divide(cutoff, alpha, out=alpha)
-        # while few frames are in, the best estimate of a still value is their mean: settle at once (alpha
-        # is at least its value at min_cutoff when beta >= 0, so this is a no-op after the first few frames)
-        if 1.0 / self._frames > self._k_min or self.beta < 0:
-            np.maximum(alpha, 1.0 / self._frames, out=alpha)
+        # while few frames are in, the best estimate of a still value is their mean, weighted by recency:
+        # settle at once. Linear weights (alpha 2 / (n + 1)) because a track's first frames are its worst
+        # (the first crop is the detector's, and the tracker's crops take a few frames to converge): they are
+        # forgotten as 1/n^2 instead of 1/n, for 4/3 the variance of the plain mean. alpha is at least its
+        # value at min_cutoff when beta >= 0, so this is a no-op after the first ~2 / k_min frames.
+        start = START_WEIGHT / (self._frames + START_WEIGHT - 1.0)
+        if start > self._k_min or self.beta < 0:
+            np.maximum(alpha, start, out=alpha)
         alpha *= to_target
         x = self._x
         np.add(base, alpha, out=x)
