@@ -36,8 +36,10 @@ NOISE_CLIP = 4.0  # one frame can raise a noise estimate to at most this many ti
 POSE_PASS_SIGMAS = 3.0  # the pose noise likelihood is exp(-z^2 / this^2) at a step of z noise sigmas
 # The mesh's errors are strongly correlated across points (a crop shift moves the whole mesh): measured on
 # the jitter rig's still faces, pose noise at the face's rim is 0.4-0.7x one point's noise, not
-# 1/sqrt(468). The pose noise is derived from the per-point noise with this factor, not estimated from the
-# pose itself, which cannot tell a shaking camera (white, like noise) from noise.
+# 1/sqrt(468) (up to 1.2x on a face cut by the picture's border). The pose noise is derived from the per-point
+# noise with this factor, not estimated from the pose itself, which cannot tell a shaking camera (white, like
+# noise) from noise; faces above the factor are held back by the gate's motion prior instead (below), which
+# is low on a still face, where a step a few of the assumed sigmas long is then still most likely noise.
 POSE_NOISE_PER_POINT_NOISE = 0.6
 # The gate's prior (see the module docstring): the probability that the face is moving, a running mean of
 # each step's posterior probability of motion over MOVE_FRAMES (~0.5 s), kept within [MOVE_MIN, 1 - MOVE_MIN]
