@@ -213,7 +213,7 @@ def _coefficient_table():
 
 _BASE_NAMES, _BASE_IDX, _BASE_START, _BASE_SPAN = _coefficient_table()
 _B = {n: k for k, n in enumerate(_BASE_NAMES)}
-_OUT_FROM_BASE = np.array([_B.get(n, _B["_narrow"]) for n in EXPRESSION_NAMES])  # composites start from a base
+_OUT_FROM_BASE = [_B.get(n, _B["_narrow"]) for n in EXPRESSION_NAMES]  # composites start from a base
 _I = {n: k for k, n in enumerate(EXPRESSION_NAMES)}
 
 
@@ -232,15 +232,8 @@ def coefficients_of_points(pts: np.ndarray) -> np.ndarray:
     base /= _BASE_SPAN
     np.maximum(base, 0.0, out=base)  # NaN stays NaN
     np.minimum(base, 1.0, out=base)
-    out = base[..., _OUT_FROM_BASE]
-    jaw, narrow, parted = base[..., _B["jawOpen"]], base[..., _B["_narrow"]], base[..., _B["_parted"]]
-    out[..., _I["mouthClose"]] = base[..., _B["_stretch"]] * (1.0 - jaw)
-    out[..., _I["mouthPucker"]] = narrow * (1.0 - parted)  # narrow, closed lips (a kiss)
-    out[..., _I["mouthFunnel"]] = narrow * parted  # narrow, open lips (an "oo")
-    # Cheeks also widen in a broad smile or with the jaw open: a puff is wide cheeks with neither.
-    smile = np.maximum(base[..., _B["mouthSmileLeft"]], base[..., _B["mouthSmileRight"]])
-    out[..., _I["cheekPuff"]] = base[..., _B["_cheeks"]] * (1.0 - smile) * (1.0 - jaw)
-    return out
+    rows = [_composites(row) for row in base.reshape(-1, base.shape[-1]).tolist()]
+    return np.array(rows).reshape(base.shape[:-1] + (len(EXPRESSION_NAMES),))
 
 
 def _single_face_matrix() -> tuple[np.ndarray, np.ndarray]:
@@ -267,19 +260,17 @@ def _single_face_base(pts: np.ndarray) -> list[float]:
     return [v if 0.0 <= v <= 1.0 or v != v else (0.0 if v < 0.0 else 1.0) for v in base.tolist()]
 
 
-_OUT_FROM_BASE_LIST = _OUT_FROM_BASE.tolist()
-_J = {n: _B[n] for n in ("jawOpen", "_narrow", "_parted", "_stretch", "mouthSmileLeft", "mouthSmileRight", "_cheeks")}
-
-
 def _composites(base: list[float]) -> list[float]:
-    """The batch path of expression_coefficients for one face, on floats (same formulas)."""
-    out = [base[k] for k in _OUT_FROM_BASE_LIST]
-    jaw, narrow, parted = base[_J["jawOpen"]], base[_J["_narrow"]], base[_J["_parted"]]
-    out[_I["mouthClose"]] = base[_J["_stretch"]] * (1.0 - jaw)
-    out[_I["mouthPucker"]] = narrow * (1.0 - parted)
-    out[_I["mouthFunnel"]] = narrow * parted
-    left, right = base[_J["mouthSmileLeft"]], base[_J["mouthSmileRight"]]
+    """The EXPRESSION_NAMES coefficients of one face from its base coefficients, on floats: the composite
+    ones are products of bases."""
+    out = [base[k] for k in _OUT_FROM_BASE]
+    jaw, narrow, parted = base[_B["jawOpen"]], base[_B["_narrow"]], base[_B["_parted"]]
+    out[_I["mouthClose"]] = base[_B["_stretch"]] * (1.0 - jaw)
+    out[_I["mouthPucker"]] = narrow * (1.0 - parted)  # narrow, closed lips (a kiss)
+    out[_I["mouthFunnel"]] = narrow * parted  # narrow, open lips (an "oo")
+    # Cheeks also widen in a broad smile or with the jaw open: a puff is wide cheeks with neither.
+    left, right = base[_B["mouthSmileLeft"]], base[_B["mouthSmileRight"]]
     smile = left if left >= right or right != right else right  # np.maximum: NaN if either is NaN
     smile = smile if left == left else left
-    out[_I["cheekPuff"]] = base[_J["_cheeks"]] * (1.0 - smile) * (1.0 - jaw)
+    out[_I["cheekPuff"]] = base[_B["_cheeks"]] * (1.0 - smile) * (1.0 - jaw)
     return out

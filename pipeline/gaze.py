@@ -79,7 +79,6 @@ class GazeEstimator:
         self.landmarks = np.array([EYE_CORNERS["L"] + (IRIS_CENTRE["L"],), EYE_CORNERS["R"] + (IRIS_CENTRE["R"],)])
         self.centre_xy = model.centre_offset[:, :2].tolist()
         self._flat_ids = self.landmarks.ravel()
-        self._rest = np.array([0.0, RESTING_PITCH_DEG])
 
     def __call__(self, face_cm: np.ndarray) -> np.ndarray:
         """face_cm: (478, 3) in the canonical face frame. Returns (2, 2) float64; NaN rows for missing irises."""
@@ -107,7 +106,7 @@ def _clip(v: float, limit: float) -> float:
 
 
 class EyeLook:
-    """ARKit eyeLook{In,Out,Up,Down}{Left,Right} (8,) in [0, 1] from (2, 2) gaze; NaN where gaze is NaN.
+    """ARKit eyeLook{In,Out,Up,Down}{Left,Right} (8,) in [0, 1] from the gaze angles; NaN where gaze is NaN.
 
     Order: InLeft, InRight, OutLeft, OutRight, UpLeft, UpRight, DownLeft, DownRight. The left eye looks
     out (towards the subject's left) with yaw > 0, the right eye with yaw < 0. A coefficient is 1 at the
@@ -116,17 +115,11 @@ class EyeLook:
 
     def __init__(self, horizontal_full_deg: float, up_full_deg: float, down_full_deg: float):
         h, u, d = horizontal_full_deg, up_full_deg, down_full_deg
-        # gaze.ravel() = (yaw L, pitch L, yaw R, pitch R)
-        self.source = np.array([0, 2, 0, 2, 1, 3, 1, 3])
-        self.gain = np.array([-1 / h, 1 / h, 1 / h, -1 / h, 1 / u, 1 / u, -1 / d, -1 / d])
+        # (source index into (yaw L, pitch L, yaw R, pitch R), gain) per coefficient
+        self._pairs = list(zip((0, 2, 0, 2, 1, 3, 1, 3), (-1 / h, 1 / h, 1 / h, -1 / h, 1 / u, 1 / u, -1 / d, -1 / d)))
 
-        self._pairs = list(zip(self.source.tolist(), self.gain.tolist()))
-
-    def __call__(self, gaze_deg: np.ndarray) -> np.ndarray:
-        return np.clip(gaze_deg.ravel()[self.source] * self.gain, 0.0, 1.0)  # NaN stays NaN
-
-    def of_floats(self, gaze_flat: list[float]) -> list[float]:
-        """The same from (yaw L, pitch L, yaw R, pitch R) as floats."""
+    def __call__(self, gaze_flat: list[float]) -> list[float]:
+        """The 8 coefficients from (yaw L, pitch L, yaw R, pitch R) as floats (NaN stays NaN)."""
         out = []
         for k, gain in self._pairs:
             v = gaze_flat[k] * gain

@@ -41,8 +41,9 @@ GEOMETRY_ENV = "MESHCAM_FACE_GEOMETRY"
 METADATA_FILE = "geometry_pipeline_metadata_including_iris_landmarks.pbtxt"
 NUM_MESH = 468
 NUM_LANDMARKS = 478
-_FLIP_Z = np.array([1.0, 1.0, -1.0])
-# Nearest viewing distance whose perspective the face normalisation undoes (see HeadPoseSolver.normalise):
+_NO_ROWS = np.empty(0, np.int64)  # solve_rows' rows arguments for the whole-mesh entry points
+_ALL_ROWS = np.arange(NUM_LANDMARKS)
+# Nearest viewing distance whose perspective the face normalisation undoes (see HeadPoseSolver.normalise_rows):
 # a webcam user sits at about arm's length.
 MIN_VIEWING_DISTANCE_CM = 60.0
 
@@ -145,11 +146,6 @@ class WeightedProcrustes:
             total -= 2.0 * float(sv[2])
         return u @ vt, total / self.src_var
 
-    def scale(self, target: np.ndarray) -> float:
-        """Only the optimal scale: the sum of singular values of the cross-covariance, the last one negated
-        when the best orthogonal map would be a reflection (det < 0)."""
-        return self.rotation(target)[1]
-
     def fit(self, target: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
         """(R (3,3), s, t (3,)) minimising sum_i w_i |s R src_i + t - target_i|^2 with det(R) = +1."""
         rot, s = self.rotation(target)
@@ -220,7 +216,7 @@ class HeadPoseSolver:
         self.basis_ids = self.canonical.basis_ids
         self.solver = WeightedProcrustes(self.canonical.vertices_cm[self.basis_ids], self.canonical.basis_weights)
         self._frustum_cache: tuple[tuple[int, int], np.ndarray, np.ndarray] | None = None
-        self._row_ids_cache: tuple[np.ndarray, np.ndarray] | None = None
+        self._row_ids_cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
     def _screen_transform(self, frame_size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
         """Per-axis scale and offset taking (x_px, y_px, z_px) to near-plane units (y up)."""
@@ -262,35 +258,21 @@ class HeadPoseSolver:
         first is the scale of that map's output at S = 1, whatever the first pass gave; and the final fit's
         scale is exactly 1 (the metric mesh is made canonical-sized). So one fit, at S = 1, gives all three.
         """
+        rot, t, _, unprojection = self.solve_rows(landmarks_px, frame_size, _NO_ROWS)
+        return rot, 1.0, t, self.metric_mesh(landmarks_px, unprojection)
+
+    def solve_rows(self, landmarks_px: np.ndarray, frame_size: tuple[int, int], rows: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple]:
+        """``solve`` for only some landmarks (the per-frame path): (R, t, metric of the 33 basis landmarks then
+        ``rows`` ((33 + len(rows), 3) cm), and the unprojection's parameters, which ``metric_mesh`` turns into
+        the whole metric mesh when someone asks for it). s is 1. Same errors as ``solve``."""
         scale, offset = self._screen_transform(frame_size)
         near = self.camera.near
         # the depth offset is the mean mesh depth in near-plane units (z has no offset)
         depth_offset = float(np.add.reduce(landmarks_px[:NUM_MESH, 2], dtype=np.float64)) * (scale[2] / NUM_MESH)
         if not math.isfinite(depth_offset):
             raise InputError("face landmarks are not finite; cannot estimate the head pose")
-        basis = np.multiply(landmarks_px[self.basis_ids], scale, dtype=np.float64)
-        basis += offset
-        rot, total_scale = self.solver.rotation(_unproject(basis, depth_offset, 1.0, near))
-        if not total_scale > 1e-12:
-            raise InputError("face landmarks have no extent; cannot estimate the head pose")
-        screen = np.multiply(landmarks_px, scale, dtype=np.float64)  # near-plane units, y up, z relative depth
-        screen += offset
-        metric = _unproject(screen, depth_offset, total_scale, near)
-        t = self.solver.w @ metric[self.basis_ids] - rot @ self.solver.src_mean
-        return rot, 1.0, t, metric
-
-    def solve_rows(self, landmarks_px: np.ndarray, frame_size: tuple[int, int], rows: np.ndarray
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple]:
-        """``solve`` for only some landmarks: (R, t, metric of the 33 basis landmarks then ``rows``
-        ((33 + len(rows), 3) cm), and the unprojection's parameters, which ``metric_mesh`` turns into the
-        whole metric mesh when someone asks for it). s is 1 (see ``solve``). Same errors as ``solve``."""
-        scale, offset = self._screen_transform(frame_size)
-        near = self.camera.near
-        depth_offset = float(np.add.reduce(landmarks_px[:NUM_MESH, 2], dtype=np.float64)) * (scale[2] / NUM_MESH)
-        if not math.isfinite(depth_offset):
-            raise InputError("face landmarks are not finite; cannot estimate the head pose")
-        ids = self._row_ids(rows)
-        unit = np.multiply(landmarks_px[ids], scale, dtype=np.float64)
+        unit = np.multiply(landmarks_px[self._row_ids(rows)], scale, dtype=np.float64)
         unit += offset
         _unproject_in_place(unit, depth_offset, near)  # at total scale 1
         n_basis = len(self.basis_ids)
@@ -303,10 +285,10 @@ class HeadPoseSolver:
         return rot, t, unit, (scale, offset, depth_offset, total_scale, near)
 
     def _row_ids(self, rows: np.ndarray) -> np.ndarray:
-        """The basis ids followed by ``rows`` (cached for the last ``rows`` seen)."""
-        cached = self._row_ids_cache
+        """The basis ids followed by ``rows``, cached per ``rows`` array (callers pass a few fixed ones)."""
+        cached = self._row_ids_cache.get(id(rows))
         if cached is None or cached[0] is not rows:
-            cached = self._row_ids_cache = (rows, np.concatenate([self.basis_ids, rows]))
+            cached = self._row_ids_cache[id(rows)] = (rows, np.concatenate([self.basis_ids, rows]))
         return cached[1]
 
     @staticmethod
@@ -315,35 +297,18 @@ class HeadPoseSolver:
         scale, offset, depth_offset, total_scale, near = unprojection
         screen = np.multiply(landmarks_px, scale, dtype=np.float64)
         screen += offset
-        return _unproject(screen, depth_offset, total_scale, near)
-
-    def normalise_rows(self, metric_rows: np.ndarray, rot: np.ndarray, t: np.ndarray) -> np.ndarray:
-        """``normalise`` on ``solve_rows``'s output (basis first): the canonical-frame coordinates of the rows
-        after the basis, ((len(rows)), 3) cm."""
-        n_basis = len(self.basis_ids)
-        s = 1.0
-        pts = metric_rows
-        mean_depth = -float(np.add.reduce(pts[:n_basis, 2])) / n_basis
-        if mean_depth < MIN_VIEWING_DISTANCE_CM:  # see normalise
-            pts = self._flatten(pts, mean_depth, mean_depth / MIN_VIEWING_DISTANCE_CM)
-            rot, s = self.solver.rotation(pts[:n_basis])
-            t = self.solver.w @ pts[:n_basis]
-            t -= s * rot @ self.solver.src_mean
-        mapped = pts[n_basis:] - t
-        mapped = mapped @ rot
-        mapped *= 1.0 / s
-        return mapped
+        _unproject_in_place(screen, depth_offset, near, total_scale)
+        return screen
 
     def normalised_face(self, landmarks_px: np.ndarray, frame_size: tuple[int, int]) -> np.ndarray:
         """(478, 3) the face in the canonical face frame (cm; head rotation, position and size removed), for
-        expressions and gaze. See ``normalise``."""
-        rot, s, t, metric = self.solve(landmarks_px, frame_size)
-        return self.normalise(metric, rot, s, t)
+        expressions and gaze. See ``normalise_rows``."""
+        rot, t, metric_rows, _ = self.solve_rows(landmarks_px, frame_size, _ALL_ROWS)
+        return self.normalise_rows(metric_rows, rot, t)
 
-    def normalise(self, metric: np.ndarray, rot: np.ndarray, s: float, t: np.ndarray,
-                  rows: np.ndarray | None = None) -> np.ndarray:
-        """The metric mesh (from ``solve``) mapped into the canonical face frame; with ``rows``, only those
-        landmarks are computed (the other rows of the (478, 3) result are left unset, for speed).
+    def normalise_rows(self, metric_rows: np.ndarray, rot: np.ndarray, t: np.ndarray) -> np.ndarray:
+        """``solve_rows``'s metric landmarks (basis first) mapped into the canonical face frame: the rows after
+        the basis, (len(rows), 3) cm.
 
         Perspective is undone for a face at least MIN_VIEWING_DISTANCE_CM away. The virtual camera's 63-degree
         field of view is right for a webcam frame, but a cropped or zoomed frame (most video clips, the
@@ -353,23 +318,19 @@ class HeadPoseSolver:
         each point's depth offset from the face's mean depth is scaled down before x and y are unprojected,
         which is exactly a camera with a narrower field of view seeing the same picture from that distance.
         """
-        basis = metric[self.basis_ids]
-        n_rows = NUM_LANDMARKS if rows is None else len(rows)
-        # the rows and the basis in one array, so flattening and mapping take one pass
-        pts = np.concatenate([metric if rows is None else metric[rows], basis])
-        mean_depth = -float(np.add.reduce(basis[:, 2])) / len(basis)
+        n_basis = len(self.basis_ids)
+        s = 1.0
+        pts = metric_rows
+        mean_depth = -float(np.add.reduce(pts[:n_basis, 2])) / n_basis
         if mean_depth < MIN_VIEWING_DISTANCE_CM:
             pts = self._flatten(pts, mean_depth, mean_depth / MIN_VIEWING_DISTANCE_CM)
-            basis = pts[n_rows:]
-            rot, s = self.solver.rotation(basis)
-            t = self.solver.w @ basis - s * rot @ self.solver.src_mean
-        mapped = (pts[:n_rows] - t) @ rot
+            rot, s = self.solver.rotation(pts[:n_basis])
+            t = self.solver.w @ pts[:n_basis]
+            t -= s * rot @ self.solver.src_mean
+        mapped = pts[n_basis:] - t
+        mapped = mapped @ rot
         mapped *= 1.0 / s
-        if rows is None:
-            return mapped
-        out = np.empty_like(metric)
-        out[rows] = mapped
-        return out
+        return mapped
 
     @staticmethod
     def _flatten(points: np.ndarray, mean_depth: float, k: float) -> np.ndarray:
@@ -382,18 +343,13 @@ class HeadPoseSolver:
         return out
 
 
-def _unproject(screen: np.ndarray, depth_offset: float, total_scale: float, near: float) -> np.ndarray:
-    """Near-plane points with relative depth -> metric camera space (MediaPipe's MoveAndRescaleZ, UnprojectXY
-    and ChangeHandedness): depth = (z - offset + near) / scale, x and y scaled by depth / near, z negated."""
-    depth = (screen[:, 2] - depth_offset + near) / total_scale
-    out = screen * (depth / near)[:, None]
-    out[:, 2] = -depth
-    return out
-
-
-def _unproject_in_place(screen: np.ndarray, depth_offset: float, near: float) -> None:
-    """``_unproject`` at total scale 1, in place and in fewer steps (the per-frame path)."""
+def _unproject_in_place(screen: np.ndarray, depth_offset: float, near: float, total_scale: float = 1.0) -> None:
+    """Near-plane points with relative depth -> metric camera space, in place (MediaPipe's MoveAndRescaleZ,
+    UnprojectXY and ChangeHandedness): depth = (z - offset + near) / scale, x and y scaled by depth / near,
+    z negated."""
     depth = screen[:, 2] - (depth_offset - near)
+    if total_scale != 1.0:
+        depth *= 1.0 / total_scale
     screen[:, :2] *= (depth if near == 1.0 else depth * (1.0 / near))[:, None]
     np.negative(depth, out=screen[:, 2])
 

@@ -6,7 +6,7 @@ call from the tracking thread. It is fed the landmarks the tracker shows, i.e. t
 smoothing is on, so pose and coefficients inherit the smoothing.
 
 Cost (~0.2 ms of CPU per face, benchmarks.signals_bench): at this size numpy's per-call overhead, not
-arithmetic, is the cost, so the per-frame path computes only the ~90 landmarks the fit, expressions and gaze
+arithmetic, is the cost, so the per-frame path computes only the ~80 landmarks the fit, expressions and gaze
 read (the whole metric mesh waits until ``metric_landmarks`` is read), fits once (see
 HeadPoseSolver.solve), takes the 3x3 rotations in closed form, and does the few-number steps on floats.
 
@@ -82,7 +82,6 @@ class SignalEstimator:
         gaze_ids = self.gaze.landmarks.ravel()
         self._rows = np.concatenate([EXPRESSION_LANDMARKS, np.setdiff1d(gaze_ids, EXPRESSION_LANDMARKS)])
         self._n_expr = len(EXPRESSION_LANDMARKS)
-        self._n_expr_names = len(EXPRESSION_NAMES)
         self._gaze_rows = np.array([np.flatnonzero(self._rows == i)[0] for i in gaze_ids])
         self.eye_look = EyeLook(EYE_LOOK_FULL_DEG["horizontal"], EYE_LOOK_FULL_DEG["up"], EYE_LOOK_FULL_DEG["down"])
 
@@ -106,8 +105,8 @@ class SignalEstimator:
         gaze = self.gaze.angles(face_rows[self._gaze_rows, :2].tolist())
         gaze_flat = [gaze[0][0], gaze[0][1], gaze[1][0], gaze[1][1]]
         blend = np.empty(len(BLENDSHAPE_NAMES), np.float32)
-        blend[:self._n_expr_names] = coefficients_of_points(face_rows[:self._n_expr])
-        blend[self._n_expr_names:] = self.eye_look.of_floats(gaze_flat)
+        blend[:len(EXPRESSION_NAMES)] = coefficients_of_points(face_rows[:self._n_expr])
+        blend[len(EXPRESSION_NAMES):] = self.eye_look(gaze_flat)
         euler = np.array(rotation_to_euler_deg(rot), np.float32)
         gaze_deg = np.array(gaze_flat, np.float32).reshape(2, 2)
         for a in (pose, euler, blend, gaze_deg):
