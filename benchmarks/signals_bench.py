@@ -315,6 +315,44 @@ def real_turn(tracker, clips=TURN_CLIPS) -> dict:
     return out
 
 
+def turn_across_photos(tracker, max_yaw: float = 45.0, boot: int = 500) -> dict:
+    """Across every face in the shared photos (|yaw| <= max_yaw, |pitch| <= 30, eye distance >= 20 px), the
+    least-squares fit of each coefficient on yaw + yaw^2, as the change at +-30 deg.
+
+    Unlike a clip, a population has no expression that goes with the turns: which way a photographed person
+    faces is independent of their expression, so the yaw-odd (linear) part estimates the pose artefact
+    without that confound (its 95% bootstrap interval says how well). The yaw-even (quadratic) part is still
+    confounded: turned faces come mostly from other datasets (AFLW2000, AFW) than frontal portraits.
+    """
+    yaw, coef = [], []
+    paths = sorted(PHOTOS.glob("*")) + sorted(p for p in LANDMARKS.glob("*/*") if p.suffix.lower() in (".jpg", ".png"))
+    for path in paths:
+        image = cv2.imread(str(path))
+        if image is None:
+            continue
+        for f in tracker.detect_image(image).faces:
+            pitch, y, _ = f.signals.pose_euler_deg
+            iod = float(np.linalg.norm(f.landmarks_px[33, :2] - f.landmarks_px[263, :2]))
+            if abs(y) <= max_yaw and abs(pitch) <= 30 and iod >= 20:
+                yaw.append(float(y))
+                coef.append(f.signals.blendshapes.astype(np.float64))
+    yaw, coef = np.array(yaw), np.array(coef)
+    keep = [k for k, n in enumerate(BLENDSHAPE_NAMES) if not n.startswith("eyeLook")]
+    rng = np.random.default_rng(0)
+    design = np.stack([np.ones_like(yaw), yaw / 30, (yaw / 30) ** 2], axis=1)
+    draws = [rng.integers(0, len(yaw), len(yaw)) for _ in range(boot)]
+    rows = {}
+    for k in keep:
+        fit = np.linalg.lstsq(design, coef[:, k], rcond=None)[0]
+        lin = np.array([np.linalg.lstsq(design[i], coef[i, k], rcond=None)[0][1] for i in draws])
+        rows[BLENDSHAPE_NAMES[k]] = {"linear": round(float(fit[1]), 3), "quadratic": round(float(fit[2]), 3),
+                                     "linear_95": [round(float(v), 3) for v in np.percentile(lin, [2.5, 97.5])]}
+    worst = max(rows, key=lambda n: abs(rows[n]["linear"]))
+    return {"faces": len(yaw), "yaw_range": [float(yaw.min()), float(yaw.max())], "coefficients": rows,
+            "worst_linear": (rows[worst]["linear"], worst),
+            "worst_quadratic": max(((v["quadratic"], n) for n, v in rows.items()), key=lambda t: abs(t[0]))}
+
+
 # ---- jitter and cost --------------------------------------------------------------------------------------
 def jitter(quick: bool) -> dict:
     """Still face + sensor noise (benchmarks.jitter_rig 'still'): mean |value - its mean| of pitch/yaw/roll (deg)
@@ -443,6 +481,8 @@ def run(quick: bool = False) -> dict:
                                                            "per_coefficient": dict(zip(BLENDSHAPE_NAMES,
                                                                                        worst.round(4).tolist()))}
     out["real_turn"] = real_turn(tracker, TURN_CLIPS[:1] if quick else TURN_CLIPS)
+    if not quick:
+        out["turn_across_photos"] = turn_across_photos(make_tracker(smooth=False, max_faces=10))
     out["jitter_still"] = jitter(quick)
     out["cost_per_face"] = cost(t["landmarks"], t["size"])
     return out
@@ -487,6 +527,15 @@ def report(r: dict) -> str:
         lines.append(f"real turn {clip}: yaw {t['yaw_range'][0]:.0f}..{t['yaw_range'][1]:.0f}, pitch "
                      f"{t['pitch_range'][0]:.0f}..{t['pitch_range'][1]:.0f} deg; change per 30 deg: "
                      + ("; ".join(parts) or "range too small"))
+    if "turn_across_photos" in r:
+        t = r["turn_across_photos"]
+        lines.append(f"turn across {t['faces']} photo faces (yaw {t['yaw_range'][0]:.0f}..{t['yaw_range'][1]:.0f}): "
+                     f"change at +30 deg, yaw-odd part (95% interval): " + "; ".join(
+                         f"{n} {v['linear']:+.3f} ({v['linear_95'][0]:+.3f}..{v['linear_95'][1]:+.3f})"
+                         for n, v in t["coefficients"].items()))
+        (lin, lin_name), (quad, quad_name) = t["worst_linear"], t["worst_quadratic"]
+        lines.append(f"  worst yaw-odd {lin:+.3f} ({lin_name}); yaw-even part (confounded with who is photographed "
+                     f"turned) worst {quad:+.3f} ({quad_name})")
     j = r["jitter_still"]["mean"]
     for label in ("raw", "smoothed"):
         lines.append(f"still-face jitter {label}: pitch {j[label]['pitch_deg']:.3f}, yaw {j[label]['yaw_deg']:.3f}, "
