@@ -132,6 +132,40 @@ def rotation_and_flip_errors(tracker, image: np.ndarray, angles=(-30.0, -15.0, 1
     return (p0, y0, r0), turns, flip
 
 
+def coefficient_view_changes(tracker, photos: list[Path], angles=(-30.0, -15.0, 15.0, 30.0)) -> dict:
+    """How far the expression coefficients move between views of one still photo that show the same expression:
+    turned in-plane by theta (nothing should move) and mirrored (Left and Right should swap). Per view the
+    largest |change| over the coefficients (eyeLook* left out: gaze is measured against the eye, not the face);
+    median and 90th percentile over views. Faces turned over 45 deg are left out, as in ``exactness``."""
+    keep = [k for k, n in enumerate(BLENDSHAPE_NAMES) if not n.startswith("eyeLook")]
+    mirror = [BLENDSHAPE_NAMES.index(n.replace("Left", "#").replace("Right", "Left").replace("#", "Right"))
+              for n in BLENDSHAPE_NAMES]
+    turned, flipped, worst = [], [], {}
+    for path in photos:
+        image = cv2.imread(str(path))
+        base = settled(tracker, image)
+        if base is None or abs(base.signals.pose_euler_deg[1]) > 45:
+            continue
+        c0 = base.signals.blendshapes.astype(np.float64)
+        views = [(turned, rotate_image(image, theta), None) for theta in angles]
+        views.append((flipped, cv2.flip(image, 1), mirror))
+        for into, view, order in views:
+            face = settled(tracker, view)
+            if face is None:
+                continue
+            c = face.signals.blendshapes.astype(np.float64)
+            change = np.abs((c if order is None else c[order]) - c0)[keep]
+            into.append(float(change.max()))
+            name = BLENDSHAPE_NAMES[keep[int(change.argmax())]]
+            worst[name] = worst.get(name, 0) + 1
+    return {"turns": len(turned), "flips": len(flipped),
+            "turn_max_change_median": float(np.median(turned)), "turn_max_change_p90": float(np.percentile(turned, 90)),
+            "turn_share_within_0.15": float(np.mean(np.array(turned) <= 0.15)),
+            "flip_max_change_median": float(np.median(flipped)),
+            "flip_max_change_p90": float(np.percentile(flipped, 90)),
+            "largest_most_often": sorted(worst.items(), key=lambda kv: -kv[1])[:4]}
+
+
 def exactness(tracker, photos: list[Path]) -> dict:
     """In-plane rotation by theta: roll changes by theta, yaw/pitch stay; horizontal flip: yaw and roll change
     sign, pitch stays. Errors in degrees over photos; faces turned over 45 deg (near profile, where the mesh
@@ -411,6 +445,12 @@ def cost(landmarks: np.ndarray, size, repeats: int = 5) -> dict:
 
 
 # ---- calibration ------------------------------------------------------------------------------------------
+# Signed measures that a mirror image negates (the mouth's sideways shift): calibrated on each value and its
+# negation, so that mouthLeft and mouthRight get mirror-image ranges and a face and its mirror image read
+# mirrored coefficients; per-side measures (_L/_R) are pooled over both sides for the same reason.
+MIRROR_SIGNED = ("mouth_shift",)
+
+
 def calibrate() -> dict:
     """Recompute pipeline.expressions.CALIBRATION and the eyeLook full angles from every shared clip and photo
     (the rules are in pipeline.expressions' module doc)."""
@@ -439,6 +479,8 @@ def calibrate() -> dict:
         names = [key + "_L", key + "_R"] if key + "_L" in per[0] else [key]
         medians = np.array([np.median(p[n]) for p in per for n in names])
         pooled = np.concatenate([p[n] for p in per for n in names])
+        if key in MIRROR_SIGNED:  # a mirror image negates it: pool each value with its mirror's
+            medians, pooled = np.concatenate([medians, -medians]), np.concatenate([pooled, -pooled])
         q25, q75 = np.percentile(medians, [25, 75])
         p1, p99 = np.percentile(pooled, [1, 99])
         if key == "eye_open":  # an open eye must never read as a blink: rest starts at the narrowest open eye
@@ -469,6 +511,7 @@ def run(quick: bool = False) -> dict:
     photos = [PHOTOS / n for n in (FLIP_PHOTOS[:3] if quick else FLIP_PHOTOS)]
     photos += sorted(AFLW.glob("*.jpg"))[: 4 if quick else 16]
     out["exactness"] = exactness(tracker, photos)
+    out["coefficient_views"] = coefficient_view_changes(tracker, photos)
     out["blinks"] = blinks(tracker)
     out["jaw_open"] = jaw_opening(tracker)
     t = track_clip(tracker, VIDEOS / "LivePortrait_d12.mp4", limit=60 if quick else None)
@@ -505,6 +548,13 @@ def report(r: dict) -> str:
                  f"{e['flip_pitch_err_max']:.2f}; |yaw + yaw'| median {e['flip_yaw_err_median']:.2f} max "
                  f"{e['flip_yaw_err_max']:.2f}; |roll + roll'| median {e['flip_roll_err_median']:.2f} max "
                  f"{e['flip_roll_err_max']:.2f} deg")
+    if "coefficient_views" in r:
+        v = r["coefficient_views"]
+        lines.append(f"coefficients between views of one photo (largest change per view): in-plane +-15/30 deg "
+                     f"({v['turns']}) median {v['turn_max_change_median']:.3f}, p90 {v['turn_max_change_p90']:.3f}, "
+                     f"{v['turn_share_within_0.15']:.0%} within 0.15; mirrored ({v['flips']}, Left/Right swapped) "
+                     f"median {v['flip_max_change_median']:.3f}, p90 {v['flip_max_change_p90']:.3f}; largest most "
+                     f"often: " + ", ".join(f"{n} {k}" for n, k in v["largest_most_often"]))
     for p in e["profile_faces"]:
         lines.append(f"  near-profile {p['photo']} pose {p['pose']}: turns (theta, roll err, yaw/pitch err) "
                      f"{p['turn_errors']}, flip {p['flip_errors']}")

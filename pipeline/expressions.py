@@ -9,7 +9,8 @@ length for the jaw), so neither face size nor distance matters.
 
 Calibration (``CALIBRATION``; recomputed and printed by ``python -m benchmarks.signals_bench --calibrate``):
 each measure's distribution over every face in the shared clips (15 clips, 4,576 frames with a face; each
-clip weighted equally) and photos (106 faces, one group), left and right pooled:
+clip weighted equally) and photos (106 faces, one group), left and right pooled (and the mouth's sideways
+shift pooled with its negation, so mouthLeft and mouthRight are mirror images):
 - rest band = the inter-quartile range of the per-clip medians (most frames of a clip are near that
   person's rest, so this is the spread of rest values between people); the coefficient is 0 inside it;
 - full = the pooled 1st / 99th percentile (the strongest expressions in the set), where the coefficient
@@ -39,16 +40,16 @@ CHEEK = {"L": (427, 411), "R": (207, 187)}  # mid-cheek points, outside the Proc
 
 # measure -> (full_down, rest_lo, rest_hi, full_up); see the module doc for how each number was chosen.
 CALIBRATION = {
-    "eye_open": (0.019, 0.058, 0.113, 0.156),  # lid gap / outer-corner distance
-    "lower_lid": (-0.074, -0.045, -0.027, -0.003),  # lower-lid mid height over the corner line / outer-corner d.
+    "eye_open": (0.019, 0.058, 0.113, 0.155),  # lid gap / outer-corner distance
+    "lower_lid": (-0.074, -0.045, -0.028, -0.003),  # lower-lid mid height over the corner line / outer-corner d.
     "brow_inner": (0.159, 0.206, 0.283, 0.379),  # inner brow height over the eye corners / outer-corner dist.
-    "brow_inner_mean": (0.162, 0.204, 0.279, 0.359),  # the same, both brows averaged
+    "brow_inner_mean": (0.162, 0.204, 0.279, 0.358),  # the same, both brows averaged
     "brow_outer": (0.145, 0.183, 0.246, 0.336),
     "corner": (-0.061, -0.013, 0.019, 0.095),  # mouth corner height over the inner-lip midpoint / outer-corner
-    "lip_gap": (0.0, 0.0, 0.0, 0.372),  # inner-lip gap / outer-corner distance
-    "mouth_width": (0.314, 0.521, 0.587, 0.782),  # corner to corner / outer-corner distance
-    "mouth_shift": (-0.037, -0.005, 0.010, 0.070),  # mouth centre x (0 = the face midline) / outer-corner dist.
-    "jaw_stretch": (1.816, 2.160, 2.241, 2.516),  # (nose bridge to chin - lip gap) / nose length
+    "lip_gap": (0.0, 0.0, 0.0, 0.370),  # inner-lip gap / outer-corner distance
+    "mouth_width": (0.313, 0.521, 0.587, 0.783),  # corner to corner / outer-corner distance
+    "mouth_shift": (-0.062, -0.006, 0.006, 0.062),  # mouth centre x (0 = the face midline) / outer-corner dist.
+    "jaw_stretch": (1.816, 2.162, 2.240, 2.515),  # (nose bridge to chin - lip gap) / nose length
     "cheek_width": (0.973, 1.056, 1.116, 1.219),  # mid-cheek width / outer-corner distance
 }
 

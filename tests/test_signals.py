@@ -102,6 +102,29 @@ def test_sign_conventions_on_screen(estimator):
     assert np.degrees(np.arctan2(-eyes[1], eyes[0])) == pytest.approx(20, abs=0.5)
 
 
+def test_a_mirror_image_reads_mirrored_signals(estimator):
+    """The same real faces, mirrored exactly (x -> W-1-x, rows through the mirror map): every Left coefficient
+    reads what Right did and back, yaw, roll and gaze yaw change sign, pitch stays. Holds only if the
+    calibration is mirror-symmetric too (mouthLeft/mouthRight once differed by up to 0.55 here)."""
+    from pipeline import FaceTracker, PipelineConfig
+    from pipeline.mirror import mirror_landmarks
+    tracker = FaceTracker.create(PipelineConfig(provider="cpu", smooth=False, max_faces=10))
+    swap = [IDX[n.replace("Left", "#").replace("Right", "Left").replace("#", "Right")] for n in BLENDSHAPE_NAMES]
+    faces = 0
+    for name in ("face_recognition_two_people.jpg", "deepface_selfie-many-people.jpg", "deepface_img16.jpg",
+                 "face_recognition_lin-manuel-miranda.png"):
+        image = cv2.imread(str(require_media("photos", name)))
+        size = (image.shape[1], image.shape[0])
+        for face in tracker.detect_image(image).faces:
+            s = estimator(face.landmarks_px, size)
+            m = estimator(mirror_landmarks(face.landmarks_px, size[0]), size)
+            np.testing.assert_allclose(m.blendshapes[swap], s.blendshapes, atol=1e-4)
+            np.testing.assert_allclose(m.pose_euler_deg, s.pose_euler_deg * [1, -1, -1], atol=1e-3)
+            np.testing.assert_allclose(m.gaze_deg[::-1], s.gaze_deg * [-1, 1], atol=1e-3)
+            faces += 1
+    assert faces >= 6
+
+
 def test_bad_landmarks_raise_one_line_errors(estimator):
     with pytest.raises(InputError):
         estimator(np.zeros((468, 3), np.float32), (640, 480))
