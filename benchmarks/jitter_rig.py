@@ -12,6 +12,7 @@ smoother is applied afterwards (exactly what it would output live).
 """
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -173,12 +174,21 @@ def track_raw(tracker: FaceTracker, seq: Sequence, quality: str = "live") -> np.
     return out
 
 
+@functools.lru_cache(maxsize=1)
+def _head_groups() -> tuple[np.ndarray, ...]:
+    """Every refinement head's landmarks (the tracker's groups for its default submodels, all of them)."""
+    from models.registry import ensure_models
+    from pipeline.mesh import Refinement
+    return Refinement(ensure_models().topology()).head_groups()
+
+
 def live_smooth(raw: np.ndarray, timestamps_ms: np.ndarray, **params) -> np.ndarray:
-    """The live filter over a raw track (the smoothing module's defaults unless given)."""
+    """The live filter over a raw track (the smoothing module's defaults unless given), as the tracker runs
+    it with every submodel on."""
     from pipeline import smoothing
     from pipeline.smoothing import OneEuroLandmarks, object_scale
     kw = {"min_cutoff": smoothing.DEFAULT_MIN_CUTOFF, "beta": smoothing.DEFAULT_BETA,
-          "d_cutoff": smoothing.DEFAULT_D_CUTOFF} | params
+          "d_cutoff": smoothing.DEFAULT_D_CUTOFF, "groups": _head_groups()} | params
     f = OneEuroLandmarks(**kw)
     out = raw.copy()
     for i, (r, t) in enumerate(zip(raw, timestamps_ms)):

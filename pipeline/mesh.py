@@ -48,6 +48,11 @@ class Refinement:
         self.iris_z = {"left_iris": np.asarray(topology["iris_z_average"]["left"], np.int64),
                        "right_iris": np.asarray(topology["iris_z_average"]["right"], np.int64)}
 
+    def head_groups(self, submodels: Submodels = Submodels.ALL) -> tuple[np.ndarray, ...]:
+        """The landmarks each refinement head that ``submodels`` runs predicts, one index array per head (the
+        live smoother's groups, pipeline/smoothing.py)."""
+        return tuple(self.indices[h] for h in Layout.of(submodels).heads)
+
 
 def crop_to_frame(roi: RotatedRect) -> tuple[np.ndarray, np.ndarray, float]:
     """(L (2,2), t (2,), z scale): 192-space (x, y) -> frame pixels as ``xy @ L.T + t``; z -> pixels as z * scale.
@@ -165,6 +170,9 @@ class FaceMesh:
 
     def session(self, submodels: Submodels = Submodels.ALL):
         return self.variant(submodels).session
+
+    def head_groups(self, submodels: Submodels = Submodels.ALL) -> tuple[np.ndarray, ...]:
+        return self._refinement.head_groups(submodels)
 
     @property
     def loaded(self) -> tuple[Submodels, ...]:

@@ -10,13 +10,19 @@ Two levels:
    fitted over the 468 mesh points. A step that the pose noise explains is mostly held back; a step many
    times the pose noise (a moving head, a shaking camera) passes whole, at once, so following motion
    never lags and never adds error to the raw landmarks. How much is held back is the probability that
-   the step is noise (Bayes' rule over "noise alone" and "moving"), with a prior that is the running
-   probability that the face has been moving over the last ~0.5 s: a face that has been still holds even
-   a few-sigma step back (it is most likely noise), a shaking or moving face passes even a small one (it
-   is most likely motion). A fixed gate has to trade the two: wide enough for faces whose pose noise is
-   above the assumed share of the per-point noise, it holds back the small steps of a shaking camera;
+   the step is noise (Bayes' rule over "noise alone" and "moving"), with a prior carried from the previous
+   step's posterior through a two-state (still / moving) Markov chain that switches about once a second:
+   a face that has been still holds even a few-sigma step back (it is most likely noise), a shaking or
+   moving face passes even a small one (it is most likely motion). A fixed gate has to trade the two: wide
+   enough for faces whose pose noise is above the assumed share of the per-point noise, it holds back the
+   small steps of a shaking camera;
 2. residual: what the pose does not explain (noise, speech, blinks), per landmark and coordinate, through
-   a One Euro filter whose speed is in noise units (the speed is normalised by the landmark's noise).
+   a One Euro filter whose speed is in noise units (the speed is normalised by the landmark's noise). The
+   points of each refinement head (lips, each eye, each iris: the model predicts them from their own crop)
+   share a part of it while the face moves, the head following the motion more closely than the mesh
+   whose pose is fitted; that part, the group's mean residual, passes at once by the probability that the
+   step is motion (so a shaking camera's irises are not made worse than raw), and stays with the filter
+   while the face is still.
 
 Noise is estimated from second differences of the pose-free residual (white noise of variance s^2 gives
 second differences of variance 6 s^2, smooth motion almost none), a running mean over ~1 s whose updates
@@ -26,6 +32,7 @@ are clipped at a few times the current estimate, so bursts of real motion barely
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -41,13 +48,15 @@ POSE_PASS_SIGMAS = 3.0  # the pose noise likelihood is exp(-z^2 / this^2) at a s
 # noise) from noise; faces above the factor are held back by the gate's motion prior instead (below), which
 # is low on a still face, where a step a few of the assumed sigmas long is then still most likely noise.
 POSE_NOISE_PER_POINT_NOISE = 0.6
-# The gate's prior (see the module docstring): the probability that the face is moving, a running mean of
-# each step's posterior probability of motion over MOVE_FRAMES (~0.5 s), kept within [MOVE_MIN, 1 - MOVE_MIN]
-# so that neither hypothesis is ever ruled out, and 0.5 (no knowledge) at a (re)start. The noise
+# The gate's prior (see the module docstring): the probability that the face is moving, the forward pass of
+# a two-state (still / moving) Markov chain: each step's posterior, carried to the next step through a switch
+# between the states once per MOVE_SWITCH_S on average (probability dt / MOVE_SWITCH_S per step), so evidence
+# accumulates (a run of noise-sized steps makes "still" near certain within a few frames) and neither state
+# is ever ruled out (the prior stays within [dt / MOVE_SWITCH_S, 1 - dt / MOVE_SWITCH_S]); 0.5 (no
+# knowledge) at a (re)start. The noise
 # likelihood is exp(-z^2 / POSE_PASS_SIGMAS^2), the motion likelihood flat at exp(-1): with an even prior
 # the gate is half open at POSE_PASS_SIGMAS, as a fixed exp(-z^2 / POSE_PASS_SIGMAS^2) gate was at exp(-1).
-MOVE_FRAMES = 15.0
-MOVE_MIN = 0.02
+MOVE_SWITCH_S = 1.0
 MOTION_LIKELIHOOD = math.exp(-1.0)
 # Start-up: the residual's first frames are averaged with weights rising linearly with recency (alpha
 # START_WEIGHT / (n + START_WEIGHT - 1); 1 would be the plain mean), see OneEuroLandmarks.__call__.
@@ -137,6 +146,9 @@ class OneEuroLandmarks:
         beta: how fast (Hz per noise sigma of filtered speed) the residual cutoff opens with speed.
         d_cutoff: cutoff (Hz) of the residual speed estimate.
         stabilize: two-level filtering as above; False = the per-landmark filter alone on positions.
+        groups: disjoint index arrays of the landmarks each refinement head of the model predicts (lips, each
+            eye, each iris; ``head_groups``): while the pose step is motion, each group's mean residual passes
+            at once, by the probability that the step is motion (see ``_pass_groups``).
 
     Cost per call is mostly numpy call overhead (~0.11 ms CPU back to back, ~0.3 ms inside the tracker, ~0.6 ms
     after a 33 ms sleep; benchmarks/smoothing_bench.py), so there are few calls: the state lives in one
@@ -146,9 +158,11 @@ class OneEuroLandmarks:
     value by their poses (with the ones column for the offsets).
     """
 
-    def __init__(self, min_cutoff: float, beta: float, d_cutoff: float = 1.0, stabilize: bool = True):
+    def __init__(self, min_cutoff: float, beta: float, d_cutoff: float = 1.0, stabilize: bool = True,
+                 groups: Sequence[np.ndarray] = ()):
         self.min_cutoff, self.beta, self.d_cutoff = min_cutoff, beta, d_cutoff
         self.stabilize = stabilize
+        self.groups = groups
         self._state = None  # (N, 3D + 1), see the class docstring
         self.reset()
 
@@ -162,6 +176,46 @@ class OneEuroLandmarks:
         self._finite = True  # the last raw value (hence the last output, NaN where it is) is all finite
         self._noise = _NoiseEstimate()  # per landmark coordinate, pixels
         self._moving = 0.5  # prior probability that the face is moving (the pose gate's)
+        self._p_motion = 1.0  # posterior probability that the last step was motion
+
+    @property
+    def groups(self) -> tuple[np.ndarray, ...]:
+        return self._groups
+
+    @groups.setter
+    def groups(self, groups: Sequence[np.ndarray]) -> None:
+        self._groups = tuple(np.asarray(g, np.int64) for g in groups)
+        self._members = None  # (G, N) membership, built for the landmark count on first use
+
+    def _pass_groups(self, base: np.ndarray, to_target: np.ndarray, finite: bool) -> None:
+        """Moves each head group's mean residual from ``to_target`` into ``base`` by the probability that this
+        step is motion (in place).
+
+        A refinement head (lips, an eye, an iris) reads its own crop, placed by the mesh, and follows a
+        moving face more closely than the mesh does: while the face moves, the mesh's pose is off by the
+        mesh's own lag behind the motion and the head's points are off the pose by about as much the other
+        way, so filtering that common part of their residual as noise would put the mesh's error into the
+        head's points (a shaking camera's irises came out worse than raw). While the face is still it is
+        noise, and it stays with the per-landmark filter."""
+        n = base.shape[0]
+        if self._members is None or self._members.shape[1] != n:
+            members = np.zeros((len(self._groups), n))
+            for k, g in enumerate(self._groups):
+                members[k, g[g < n]] = 1.0
+            self._members = members
+            self._counts = np.maximum(members.sum(axis=1), 1.0)[:, None]
+        members = self._members
+        if finite:
+            means = members @ to_target
+            means /= self._counts
+        else:  # over each group's finite values (a restarting point's residual is NaN)
+            ok = np.isfinite(to_target)
+            means = members @ np.where(ok, to_target, 0.0)
+            means /= np.maximum(members @ ok, 1.0)
+        means *= self._p_motion
+        shift = members.T @ means
+        base += shift
+        to_target -= shift
 
     def _columns(self, slot: int) -> slice:
         d = self._x.shape[1]
@@ -213,12 +267,13 @@ class OneEuroLandmarks:
             z2 = ((shift[0] / sigma) ** 2 + (shift[1] / sigma) ** 2 + (angle * rim) ** 2
                   + (math.log(max(s, 1e-6)) * rim) ** 2) / 4
         else:
-            z2 = math.inf
-        # the probability that the step is noise alone, from the running prior that the face is moving
+            z2 = math.inf  # no noise estimate yet: the track's first steps (its crops converging) are motion
+        # the probability that the step is noise alone, from the prior that the face is moving; the posterior
+        # that it is motion is carried to the next step through the chance of a switch
         still = (1.0 - self._moving) * math.exp(-z2 / POSE_PASS_SIGMAS ** 2)
         still /= still + self._moving * MOTION_LIKELIHOOD
-        moving = self._moving + (1.0 - still - self._moving) / MOVE_FRAMES
-        self._moving = min(max(moving, MOVE_MIN), 1.0 - MOVE_MIN)
+        self._p_motion = 1.0 - still
+        self._moving = self._switch + (1.0 - 2.0 * self._switch) * self._p_motion
         keep_back = (1.0 - self._k_min) * still
         keep_back = min(keep_back, 1.0 - 1.0 / self._frames)  # the first frames: a running mean
         k = 1.0 - keep_back
@@ -271,6 +326,7 @@ class OneEuroLandmarks:
         self._frames += 1
         face_px = max(object_scale, 1e-6)
         self._k_min = _alpha(self.min_cutoff, freq)
+        self._switch = min(dt_s / MOVE_SWITCH_S, 0.5)
         finite_now = math.isfinite(values.sum())  # summed before the copy: a contiguous sum is faster
         new_slot = 1 - self._slot
         raw_new = self._state[:, self._columns(new_slot)]
@@ -282,6 +338,8 @@ class OneEuroLandmarks:
             rigid = self._rigid(values, face_px, finite)
         if rigid is not None:
             base, to_target, step, restart = rigid  # base: output moved by the kept pose
+            if self._groups:
+                self._pass_groups(base, to_target, finite)
         else:
             base, to_target, step, restart = self._x, np.subtract(values, self._x), np.subtract(values, self._raw), None
             if not finite:

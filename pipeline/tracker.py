@@ -67,9 +67,11 @@ class MultiFaceTracker:
     def set_config(self, config: PipelineConfig) -> None:
         """Apply new options from the next step on; smoothing parameters retune live filters."""
         self.config = config
+        groups = self._head_groups()
         for t in self._tracks:
             t.smoother.min_cutoff, t.smoother.beta = config.smooth_min_cutoff, config.smooth_beta
             t.smoother.d_cutoff = config.smooth_d_cutoff
+            t.smoother.groups = groups
         del self._tracks[config.max_faces:]
 
     def reset(self) -> None:
@@ -81,7 +83,8 @@ class MultiFaceTracker:
 
     def _new_track(self, roi: RotatedRect) -> _Track:
         c = self.config
-        track = _Track(self._next_id, roi, OneEuroLandmarks(c.smooth_min_cutoff, c.smooth_beta, c.smooth_d_cutoff))
+        track = _Track(self._next_id, roi, OneEuroLandmarks(c.smooth_min_cutoff, c.smooth_beta, c.smooth_d_cutoff,
+                                                            groups=self._head_groups()))
         self._next_id += 1
         return track
 
@@ -156,6 +159,11 @@ class MultiFaceTracker:
         timings["smooth"] = t_smooth * 1000
         timings["signals"] = t_signals * 1000
         return TrackStep(faces, detector_ran, timings)
+
+    def _head_groups(self) -> tuple[np.ndarray, ...]:
+        """The live smoother's groups: the landmarks of each refinement head the configured submodels run."""
+        groups = getattr(self.mesh, "head_groups", None)
+        return groups(self.config.submodels) if groups is not None else ()
 
     def _mesh(self, frame_bgr: np.ndarray, roi: RotatedRect):
         return self.mesh(frame_bgr, roi, self.config.submodels)

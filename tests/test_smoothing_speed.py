@@ -45,30 +45,39 @@ def track(tracker):
     return np.array(landmarks), np.array(stamps, np.float64)
 
 
-def smooth(landmarks_px, stamps, cls=OneEuroLandmarks):
-    f = cls(DEFAULT_MIN_CUTOFF, DEFAULT_BETA, DEFAULT_D_CUTOFF)
+@pytest.fixture(scope="module")
+def groups(engine):
+    """The refinement heads' landmark groups, as the tracker gives its live filters."""
+    return engine.mesh.head_groups()
+
+
+def smooth(landmarks_px, stamps, cls=OneEuroLandmarks, groups=()):
+    f = cls(DEFAULT_MIN_CUTOFF, DEFAULT_BETA, DEFAULT_D_CUTOFF, groups=groups)
     return np.array([f(v, t, object_scale(v)) for v, t in zip(landmarks_px, stamps)])
 
 
-def test_fast_path_equals_general_path(track):
+def test_fast_path_equals_general_path(track, groups):
     landmarks, stamps = track
-    fast, general = smooth(landmarks, stamps), smooth(landmarks, stamps, GeneralPathSmoother)
-    assert np.abs(fast - general).max() < TOL_PX
-    assert np.abs(fast - landmarks).mean() > 0.02  # and it does smooth
+    assert len(groups) == 5
+    for g in ((), groups):
+        fast, general = smooth(landmarks, stamps, groups=g), smooth(landmarks, stamps, GeneralPathSmoother, g)
+        assert np.abs(fast - general).max() < TOL_PX
+        assert np.abs(fast - landmarks).mean() > 0.02  # and it does smooth
 
 
-def test_nan_landmark_restarts_alone(track):
-    """A NaN point (the masked path every frame) leaves the others as they are without it."""
+def test_nan_landmark_restarts_alone(track, groups):
+    """A NaN point (the masked path every frame) leaves the others as they are without it, also inside a
+    head group (whose mean is then over its finite points)."""
     landmarks, stamps = track
     with_nan = np.concatenate([landmarks, np.full((len(landmarks), 1, 3), np.nan, np.float32)], axis=1)
     with_nan[FRAMES // 2:, 478] = landmarks[FRAMES // 2:, 0] + 5.0  # comes back: restarts at its raw value
-    out = smooth(with_nan, stamps)
-    assert np.abs(out[:, :478] - smooth(landmarks, stamps)).max() < TOL_PX
+    out = smooth(with_nan, stamps, groups=groups)
+    assert np.abs(out[:, :478] - smooth(landmarks, stamps, groups=groups)).max() < TOL_PX
     assert np.isnan(out[:FRAMES // 2, 478]).all()
     np.testing.assert_allclose(out[FRAMES // 2, 478], with_nan[FRAMES // 2, 478], atol=TOL_PX)
 
 
-def test_smoothing_commutes_with_similarity_moves(track):
+def test_smoothing_commutes_with_similarity_moves(track, groups):
     """Speeds are in noise units and the pose fit is a similarity fit, so moving the whole track by a turn of
     90 degrees (which swaps the per-coordinate noise estimates exactly), a zoom and a shift moves the output
     the same way."""
@@ -81,6 +90,6 @@ def test_smoothing_commutes_with_similarity_moves(track):
         out[..., 2] = 2.0 * pts[..., 2]
         return out
 
-    moved = smooth(move(landmarks.astype(np.float64)), stamps)
-    expected = move(smooth(landmarks, stamps).astype(np.float64))
+    moved = smooth(move(landmarks.astype(np.float64)), stamps, groups=groups)
+    expected = move(smooth(landmarks, stamps, groups=groups).astype(np.float64))
     assert np.abs(moved - expected).max() < 2 * TOL_PX * 2.0  # both float32 outputs, twice the scale
