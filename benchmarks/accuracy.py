@@ -36,6 +36,7 @@ from benchmarks.jitter_rig import (  # noqa: E402
     mediapipe_track,
     rig_photos,
     to_photo,
+    track_live,
     track_raw,
 )
 from benchmarks.lm68 import MESH_TO_68, OUTER_EYE_CORNERS_68, REGIONS_68, annotated_faces  # noqa: E402
@@ -84,7 +85,7 @@ def rig_tracks(tracker: FaceTracker, photos, frames: int, log=print) -> list[dic
             seq = make_sequence(photo, box, motion, frames, seed=k)
             out.append({"photo": name, "motion": motion, "seq": seq,
                         "mediapipe": mediapipe_track(seq),
-                        "raw": track_raw(tracker, seq),
+                        "raw": track_raw(tracker, seq), "live": track_live(tracker, seq),
                         "raw_tta": track_raw(tracker, seq, quality="best")})
         log(f"  rig {k + 1}/{len(photos)} {name} ({time.perf_counter() - t0:.1f} s)")
     return out
@@ -94,7 +95,9 @@ def rig_methods(track: dict, live_params: dict | None = None) -> dict[str, np.nd
     """The landmarks each method shows, from the cached raw tracks."""
     seq = track["seq"]
     return {"mediapipe": track["mediapipe"], "raw": track["raw"],
-            "live": live_smooth(track["raw"], seq.timestamps_ms, **(live_params or {})),
+            # the tracker's own live output; other filter parameters: the filter alone over the raw track
+            "live": track["live"] if live_params is None else live_smooth(track["raw"], seq.timestamps_ms,
+                                                                          **live_params),
             "best": smooth_track(track["raw_tta"], seq.timestamps_ms)}
 
 

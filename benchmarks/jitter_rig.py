@@ -174,6 +174,22 @@ def track_raw(tracker: FaceTracker, seq: Sequence, quality: str = "live") -> np.
     return out
 
 
+def track_live(tracker: FaceTracker, seq: Sequence) -> np.ndarray:
+    """(N, 478, 3) landmarks of the rig's face as the tracker shows them live: smoothing on, so its crops are
+    the stabilised ones (pipeline.tracker: settled on the first frame, moved by the share of the pose step
+    the filter passes); NaN where the face is not found."""
+    faces = RIG_FACES if seq.face_centre_px is not None else 1
+    tracker.update_config(replace(tracker.config, smooth=True, signals=False, max_faces=faces, quality="live"))
+    tracker.reset()
+    out = np.full((len(seq.frames), 478, 3), np.nan)
+    for i, (frame, ts) in enumerate(zip(seq.frames, seq.timestamps_ms)):
+        result = tracker.process(Frame(i, float(ts), frame, time.perf_counter()))
+        face = rig_face([f.landmarks_px for f in result.faces], seq, i)
+        if face is not None:
+            out[i] = face
+    return out
+
+
 @functools.lru_cache(maxsize=1)
 def _head_groups() -> tuple[np.ndarray, ...]:
     """Every refinement head's landmarks (the tracker's groups for its default submodels, all of them)."""
@@ -183,8 +199,8 @@ def _head_groups() -> tuple[np.ndarray, ...]:
 
 
 def live_smooth(raw: np.ndarray, timestamps_ms: np.ndarray, **params) -> np.ndarray:
-    """The live filter over a raw track (the smoothing module's defaults unless given), as the tracker runs
-    it with every submodel on."""
+    """The live filter alone over a raw track (the smoothing module's defaults unless given), as the tracker
+    runs it with every submodel on; without the tracker's crop stabilisation (``track_live`` has both)."""
     from pipeline import smoothing
     from pipeline.smoothing import OneEuroLandmarks, object_scale
     kw = {"min_cutoff": smoothing.DEFAULT_MIN_CUTOFF, "beta": smoothing.DEFAULT_BETA,

@@ -111,6 +111,14 @@ def landmarks_to_rect(landmarks_px: np.ndarray, start: int = 33, end: int = 263,
     return square_scaled_rect((lo[0] + hi[0]) / 2, (lo[1] + hi[1]) / 2, hi[0] - lo[0], hi[1] - lo[1], rot, scale)
 
 
+def blend_rects(a: RotatedRect, b: RotatedRect, share: float) -> RotatedRect:
+    """``a`` moved ``share`` of the way to ``b`` (centre linearly, size geometrically, rotation the short way)."""
+    turn = (b.rotation - a.rotation + math.pi) % (2 * math.pi) - math.pi
+    return RotatedRect(a.center_x + share * (b.center_x - a.center_x), a.center_y + share * (b.center_y - a.center_y),
+                       a.width * (b.width / a.width) ** share, a.height * (b.height / a.height) ** share,
+                       a.rotation + share * turn)
+
+
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """IoU of xyxy boxes; ``a`` (4,) or (N,4) against ``b`` (4,) or (M,4), broadcasting to (N, M)."""
     a = np.atleast_2d(a)[:, None, :]

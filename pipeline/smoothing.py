@@ -167,6 +167,9 @@ class OneEuroLandmarks:
         self.reset()
 
     def reset(self) -> None:
+        # the share of the last pose step that was passed (1: all of it); the tracker moves the next crop by
+        # the same share, so a still face's crop does not random-walk with the mesh's noise
+        self.pose_pass = 1.0
         self._x = None  # last output (a view into the state)
         self._raw = None  # last raw value (a view into the state)
         self._slot = 0  # the raw slot that holds the last raw value
@@ -277,6 +280,7 @@ class OneEuroLandmarks:
         keep_back = (1.0 - self._k_min) * still
         keep_back = min(keep_back, 1.0 - 1.0 / self._frames)  # the first frames: a running mean
         k = 1.0 - keep_back
+        self.pose_pass = k
         part = _affine_rows(dims, centre, k * angle, s ** k, (k * shift[0], k * shift[1]))
         rs, rcentre, rshift, rangle = raw_fit
         full = _affine_rows(dims, centre, angle, s, shift, sign=-1.0)

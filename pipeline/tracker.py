@@ -15,7 +15,7 @@ import numpy as np
 
 from pipeline.config import PipelineConfig
 from pipeline.detector import FaceDetector, detection_to_roi
-from pipeline.geometry import RotatedRect, landmarks_to_rect
+from pipeline.geometry import RotatedRect, blend_rects, landmarks_to_rect
 from pipeline.mesh import FaceMesh
 from pipeline.smoothing import OneEuroLandmarks, object_scale
 from pipeline.types import TrackedFace, frozen_array
@@ -25,6 +25,14 @@ ASSOCIATION_IOU = 0.5
 # degrees (np.rot90 steps): BlazeFace only sees roughly upright faces, the mesh handles any roll once
 # a face is found.
 SEARCH_TURNS = (0, 1, 0, 3, 0, 2)
+# With smoothing on (off, the loop is MediaPipe's exactly), the crop is stabilised in two ways:
+# - on the frame a face is found, the crop is settled by meshing again on the crop the landmarks give, this
+#   many times: the detector's box is not the crop the mesh converges to, and the tracking loop otherwise
+#   converges over ~10 frames, which shows as a drift at the start of every track;
+# - afterwards the next crop moves by the share of the pose step the live filter passed (all of it when the
+#   face moves, a little when the step is noise), so a still face's crop does not random-walk with the
+#   mesh's noise (a slow wander that no causal filter can remove without lag).
+CROP_SETTLE_ITERATIONS = 4
 
 
 @dataclass
@@ -132,6 +140,11 @@ class MultiFaceTracker:
                 t.roi, t.from_detector = fallback.pop(t.face_id), True
                 t.smoother.reset()
                 result = self._mesh(frame_bgr, t.roi)
+            stabilise = c.smooth and not self.best
+            if stabilise and t.from_detector and result.presence > c.min_presence_confidence:
+                for _ in range(CROP_SETTLE_ITERATIONS):
+                    t.roi = landmarks_to_rect(result.landmarks_px)
+                    result = self._mesh(frame_bgr, t.roi)
             t_mesh += time.perf_counter() - t0
             if not result.presence > c.min_presence_confidence:
                 continue  # lost: the detector looks for it next frame
@@ -151,6 +164,8 @@ class MultiFaceTracker:
             t_signals += time.perf_counter() - t1
             faces.append(TrackedFace(t.face_id, frozen_array(shown), frozen_array(raw), result.presence, t.roi,
                                      t.from_detector, signals))
+            if stabilise and not t.from_detector:
+                next_roi = blend_rects(t.roi, next_roi, t.smoother.pose_pass)
             t.roi = next_roi
             kept.append(t)
         self._tracks = kept

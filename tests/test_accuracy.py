@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from benchmarks.jitter_rig import jitter_percent, lag_frames, live_smooth, make_sequence, to_photo, track_raw
+from benchmarks.jitter_rig import jitter_percent, lag_frames, make_sequence, to_photo, track_live, track_raw
 from models.variants import Submodels
 from pipeline.detector import detection_to_roi
 from pipeline.mirror import MIRROR_MAP, mirror_landmarks, mirror_map_from_vertices, read_obj_vertices
@@ -29,14 +29,15 @@ def _photo(name):
 
 @pytest.fixture(scope="module")
 def sequences(tracker, engine):
-    """Raw tracks of held-out photos on the rig (still + noise, shake, sweep), 45 frames each."""
+    """Raw and live (tracker, smoothing on) tracks of held-out photos on the rig (still + noise, shake, sweep),
+    45 frames each."""
     out = {}
     for k, name in enumerate(HELD_OUT):
         photo = _photo(name)
         box = engine.detector(photo, 1)[0].box_xyxy
         for motion in ("still", "shake", "sweep"):
             seq = make_sequence(photo, box, motion, 45, seed=100 + k)
-            out[name, motion] = (seq, track_raw(tracker, seq))
+            out[name, motion] = (seq, track_raw(tracker, seq), track_live(tracker, seq))
     return out
 
 
@@ -109,19 +110,19 @@ def test_flip_tta_lowers_nme_on_annotated_faces(engine):
 def test_track_smoothing_removes_noise_without_lag(sequences):
     for name in HELD_OUT:
         for motion in ("still", "sweep", "shake"):
-            seq, raw = sequences[name, motion]
+            seq, raw, _ = sequences[name, motion]
             best = smooth_track(raw, seq.timestamps_ms)
             j_raw = jitter_percent(to_photo(raw, seq.transforms), ALL)["all"]
             j_best = jitter_percent(to_photo(best, seq.transforms), ALL)["all"]
             # smoothing alone, without the flip TTA that --quality best adds
             assert j_best < {"still": 0.35, "sweep": 0.9, "shake": 0.8}[motion] * j_raw, (name, motion)
-        seq, raw = sequences[name, "sweep"]
+        seq, raw, _ = sequences[name, "sweep"]
         assert lag_frames(smooth_track(raw, seq.timestamps_ms), raw) < 0.25
 
 
 def test_track_smoothing_restarts_at_cuts_and_keeps_nan_irises(sequences):
     """Two faces spliced into one track: frames next to the cut are not pulled towards the other face."""
-    (_, a), (_, b) = sequences[HELD_OUT[0], "still"], sequences[HELD_OUT[1], "sweep"]
+    (_, a, _), (_, b, _) = sequences[HELD_OUT[0], "still"], sequences[HELD_OUT[1], "sweep"]
     b = b.copy()
     b[:, 468:] = np.nan  # irises switched off on the second face
     track = np.concatenate([a, b])
@@ -135,7 +136,7 @@ def test_track_smoothing_restarts_at_cuts_and_keeps_nan_irises(sequences):
 
 
 def test_smooth_results_splits_by_face_and_detection(sequences):
-    seq, raw = sequences[HELD_OUT[0], "still"]
+    seq, raw, _ = sequences[HELD_OUT[0], "still"]
     frame = np.zeros((4, 4, 3), np.uint8)
     results = []
     for i, lm in enumerate(raw[:30]):
@@ -161,17 +162,15 @@ def test_live_filter_generalises_to_faces_it_was_not_tuned_on(sequences):
     regions = Topology.from_json(ensure_models().topology()).region_indices()
     shake_live, shake_raw = [], []
     for name in HELD_OUT:
-        seq, raw = sequences[name, "still"]
-        live = live_smooth(raw, seq.timestamps_ms)
+        seq, raw, live = sequences[name, "still"]
         ratio = jitter_percent(to_photo(live, seq.transforms), ALL)["all"] / \
             jitter_percent(to_photo(raw, seq.transforms), ALL)["all"]
         assert ratio < 0.4, (name, ratio)
-        seq, raw = sequences[name, "shake"]
-        live = live_smooth(raw, seq.timestamps_ms)
+        seq, raw, live = sequences[name, "shake"]
         shake_live.append(jitter_percent(to_photo(live, seq.transforms), regions))
         shake_raw.append(jitter_percent(to_photo(raw, seq.transforms), regions))
-        seq, raw = sequences[name, "sweep"]
-        assert lag_frames(live_smooth(raw, seq.timestamps_ms), raw) <= 1.0
+        seq, raw, live = sequences[name, "sweep"]
+        assert lag_frames(live, raw) <= 1.0
     for region in regions:
         live, raw = (np.mean([j[region] for j in js]) for js in (shake_live, shake_raw))
         assert live <= raw, (region, live, raw)  # irises measured 0.92x (0.96x before the head groups)
