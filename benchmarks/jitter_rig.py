@@ -162,24 +162,20 @@ def track_raw(tracker: FaceTracker, seq: Sequence, quality: str = "live") -> np.
     by ``tracker`` in video mode (each frame's crop from the previous frame's landmarks), smoothing and
     signals off; ``quality="best"`` adds the test-time flip of --quality best (its zero-lag smoothing is
     applied by the caller, to the whole track)."""
-    faces = RIG_FACES if seq.face_centre_px is not None else 1
-    tracker.update_config(replace(tracker.config, smooth=False, signals=False, max_faces=faces, quality=quality))
-    tracker.reset()
-    out = np.full((len(seq.frames), 478, 3), np.nan)
-    for i, (frame, ts) in enumerate(zip(seq.frames, seq.timestamps_ms)):
-        result = tracker.process(Frame(i, float(ts), frame, time.perf_counter()))
-        face = rig_face([f.raw_landmarks_px for f in result.faces], seq, i)
-        if face is not None:
-            out[i] = face
-    return out
+    return _track(tracker, seq, smooth=False, quality=quality)
 
 
 def track_live(tracker: FaceTracker, seq: Sequence) -> np.ndarray:
     """(N, 478, 3) landmarks of the rig's face as the tracker shows them live: smoothing on, so its crops are
     the stabilised ones (pipeline.tracker: settled on the first frame, moved by the share of the pose step
     the filter passes); NaN where the face is not found."""
+    return _track(tracker, seq, smooth=True, quality="live")
+
+
+def _track(tracker: FaceTracker, seq: Sequence, smooth: bool, quality: str) -> np.ndarray:
+    """The rig's face per frame: shown landmarks with ``smooth`` (the raw ones are the same without)."""
     faces = RIG_FACES if seq.face_centre_px is not None else 1
-    tracker.update_config(replace(tracker.config, smooth=True, signals=False, max_faces=faces, quality="live"))
+    tracker.update_config(replace(tracker.config, smooth=smooth, signals=False, max_faces=faces, quality=quality))
     tracker.reset()
     out = np.full((len(seq.frames), 478, 3), np.nan)
     for i, (frame, ts) in enumerate(zip(seq.frames, seq.timestamps_ms)):

@@ -132,6 +132,7 @@ class MultiFaceTracker:
         t0 = time.perf_counter()
         batch = self._mesh_batch(frame_bgr, [t.roi for t in queue] + candidates[:max(0, c.max_faces - len(queue))])
         t_mesh += time.perf_counter() - t0
+        stabilise = c.smooth and not self.best  # the live filter and the crop stabilisation (above)
         while queue or (candidates and len(kept) < c.max_faces):
             t = queue.pop(0) if queue else self._new_track(candidates.pop(0))
             t0 = time.perf_counter()
@@ -140,7 +141,6 @@ class MultiFaceTracker:
                 t.roi, t.from_detector = fallback.pop(t.face_id), True
                 t.smoother.reset()
                 result = self._mesh(frame_bgr, t.roi)
-            stabilise = c.smooth and not self.best
             if stabilise and t.from_detector and result.presence > c.min_presence_confidence:
                 for _ in range(CROP_SETTLE_ITERATIONS):
                     t.roi = landmarks_to_rect(result.landmarks_px)
@@ -153,7 +153,7 @@ class MultiFaceTracker:
             if len(kept) >= c.max_faces or any(next_roi.iou(k.roi) > ASSOCIATION_IOU for k in kept):
                 continue  # two tracks converged on one face: keep the older
             t0 = time.perf_counter()
-            if c.smooth and not self.best:
+            if stabilise:
                 shown = t.smoother(raw, timestamp_ms, object_scale(raw))
             else:
                 t.smoother.reset()  # so turning smoothing back on does not pull towards stale values
