@@ -73,47 +73,12 @@ def _alpha(cutoff, freq: float):
     return 1.0 / (1.0 + freq / (2.0 * math.pi * cutoff))
 
 
-class _NoiseEstimate:
-    """Running variance of white measurement noise from second differences of a residual series."""
-
-    def __init__(self):
-        self.var = None  # per-series noise variance estimate
-        self.count = 0
-        self._prev_step = None
-
-    def update(self, step: np.ndarray) -> None:
-        """``step``: this frame's motion-compensated difference (value minus previous value), never +-inf (NaN
-        where restarting); kept, not copied."""
-        if self._prev_step is None or self._prev_step.shape != step.shape:
-            self._prev_step = step
-            if self.var is None or self.var.shape != step.shape:
-                self.var = np.where(np.isfinite(step), step ** 2 / 2.0, np.nan)  # first guess: one difference
-                self.count = 1
-            return
-        sample = np.subtract(step, self._prev_step)
-        np.square(sample, out=sample)
-        sample /= 6.0
-        self._prev_step = step
-        self.count += 1
-        weight = max(1.0 / self.count, 1.0 / NOISE_FRAMES)
-        var = self.var
-        # var + weight * (min(sample, clip * var) - var), or the sample alone where there is no estimate yet
-        new = np.multiply(var, NOISE_CLIP)
-        np.minimum(sample, new, out=new)
-        new -= var
-        new *= weight
-        new += var
-        if not var.min() > _EPS:  # some estimate NaN or ~0 (steps are never infinite, so neither is var)
-            np.copyto(new, sample, where=~(var > _EPS))
-        self.var = new
-
-
-def _fit_from_sums(g: list, i: int, j: int):
-    """The similarity fit of columns i, i+1 onto j, j+1 of the mesh points from ``g``, the Gram matrix of their
-    columns with a ones column last: (zoom, centre, shift, angle), or None when the source points (nearly)
-    coincide. The complex form of geometry.similarity_transform, from the uncentred sums."""
-    n = g[-1][-1]
-    sx, sy, dx, dy = g[i][-1] / n, g[i + 1][-1] / n, g[j][-1] / n, g[j + 1][-1] / n
+def _fit_from_sums(g: list, i: int, j: int, one: int):
+    """The similarity fit of rows i, i+1 onto j, j+1 of the state over the mesh points from ``g``, the Gram
+    matrix of the state's rows with ``one`` the ones row: (zoom, centre, shift, angle), or None when the source
+    points (nearly) coincide. The complex form of geometry.similarity_transform, from the uncentred sums."""
+    n = g[one][one]
+    sx, sy, dx, dy = g[i][one] / n, g[i + 1][one] / n, g[j][one] / n, g[j + 1][one] / n
     power = g[i][i] + g[i + 1][i + 1] - n * (sx * sx + sy * sy)
     if not power > 1e-9 * (g[i][i] + g[i + 1][i + 1]):
         return None  # degenerate (or lost to rounding): the masked path decides
@@ -124,17 +89,29 @@ def _fit_from_sums(g: list, i: int, j: int):
     return math.hypot(re, im), (sx, sy), (dx - sx, dy - sy), math.atan2(im, re)
 
 
-def _affine_rows(dims: int, centre, angle: float, zoom: float, shift, sign: float = 1.0) -> list:
-    """Rows of the ((D + 1) x D) matrix taking points with a ones column to ``sign`` times the points moved by
-    the similarity about ``centre`` (z scales with the face); the last row is the offset."""
-    c, s = sign * zoom * math.cos(angle), sign * zoom * math.sin(angle)
-    rows = [[0.0] * dims for _ in range(dims + 1)]
-    rows[0][0], rows[0][1], rows[1][0], rows[1][1] = c, s, -s, c
-    for k in range(2, dims):
-        rows[k][k] = sign * zoom
-    rows[dims][0] = sign * (centre[0] + shift[0]) - (c * centre[0] - s * centre[1])
-    rows[dims][1] = sign * (centre[1] + shift[1]) - (s * centre[0] + c * centre[1])
-    return rows
+def _similarity(centre, angle: float, zoom: float, shift) -> tuple[float, float, float, float, float]:
+    """(c, s, zoom, o0, o1) of the similarity about ``centre``: (x, y, z) -> (c x - s y + o0, s x + c y + o1,
+    zoom z) (z scales with the face)."""
+    c, s = zoom * math.cos(angle), zoom * math.sin(angle)
+    return (c, s, zoom, centre[0] + shift[0] - (c * centre[0] - s * centre[1]),
+            centre[1] + shift[1] - (s * centre[0] + c * centre[1]))
+
+
+_IDENTITY = (1.0, 0.0, 1.0, 0.0, 0.0)
+
+
+def _similarity_entries(sim, weight: float, dims: int) -> list:
+    """``weight`` times the similarity ``sim`` as entries of the move matrix, in the order of
+    ``_similarity_positions``."""
+    c, s, z, o0, o1 = sim
+    return [weight * c, -weight * s, weight * s, weight * c] + [weight * z] * (dims - 2) + [weight * o0, weight * o1]
+
+
+def _similarity_positions(row: int, col: int, one: int, dims: int) -> list:
+    """Where ``_similarity_entries`` go: from the D state rows at ``col`` (and the ones row) into the D output
+    rows at ``row`` of the move matrix."""
+    return ([(row, col), (row, col + 1), (row + 1, col), (row + 1, col + 1)]
+            + [(row + k, col + k) for k in range(2, dims)] + [(row, one), (row + 1, one)])
 
 
 class OneEuroLandmarks:
@@ -148,36 +125,41 @@ class OneEuroLandmarks:
         stabilize: two-level filtering as above; False = the per-landmark filter alone on positions.
         groups: disjoint index arrays of the landmarks each refinement head of the model predicts (lips, each
             eye, each iris; ``head_groups``): while the pose step is motion, each group's mean residual passes
-            at once, by the probability that the step is motion (see ``_pass_groups``).
+            at once, by the probability that the step is motion.
 
-    Cost per call is mostly numpy call overhead (~0.11 ms CPU back to back, ~0.3 ms inside the tracker, ~0.6 ms
-    after a 33 ms sleep; benchmarks/smoothing_bench.py), so there are few calls: the state lives in one
-    (N, 3D + 1) float64 array, [last output | raw slot 0 | raw slot 1 | 1];
-    the new raw value goes into the slot the previous one is not in. One product of its mesh rows gives all
-    the sums both pose fits need, and when everything is finite one product moves the output and the raw
-    value by their poses (with the ones column for the offsets).
+    Cost per call is mostly numpy call overhead, worse after a 33 ms sleep with the caches cold (about 1-3 us a
+    call on a contiguous array, 10-15 us on an (N, 3) column view; benchmarks/smoothing_bench.py), so there
+    are few calls, all on contiguous rows: the state is one (4D + 1 + G, N) float64 array, coordinates in
+    rows, [last output | raw slot 0 | raw slot 1 | 1 | filtered speed | group membership] (the new raw
+    value goes into the slot the previous one is not in). One product of its mesh columns gives all the
+    sums both pose fits need, and one product with a (5D, 4D + 1 + G) matrix gives, for every point, the
+    motion-compensated step (plain and scaled for the speed), the kept part of the speed, base + residual
+    and the residual scaled for the cutoff (the pose moves, the group means and the filter's constants
+    folded in), so that the rest is a dozen elementwise calls.
     """
 
     def __init__(self, min_cutoff: float, beta: float, d_cutoff: float = 1.0, stabilize: bool = True,
                  groups: Sequence[np.ndarray] = ()):
         self.min_cutoff, self.beta, self.d_cutoff = min_cutoff, beta, d_cutoff
         self.stabilize = stabilize
+        self._state = None  # (4D + 1 + G, N), see the class docstring
+        self._shape = None  # (N, D) of the stream; None: (re)start on the next value
         self.groups = groups
-        self._state = None  # (N, 3D + 1), see the class docstring
         self.reset()
 
     def reset(self) -> None:
         # the share of the last pose step that was passed (1: all of it); the tracker moves the next crop by
         # the same share, so a still face's crop does not random-walk with the mesh's noise
         self.pose_pass = 1.0
-        self._x = None  # last output (a view into the state)
-        self._raw = None  # last raw value (a view into the state)
+        self._shape = None
         self._slot = 0  # the raw slot that holds the last raw value
-        self._dx = None  # filtered residual speed, noise units per frame (signed)
         self._t_ms = None
         self._frames = 0  # frames since the filter (re)started
         self._finite = True  # the last raw value (hence the last output, NaN where it is) is all finite
-        self._noise = _NoiseEstimate()  # per landmark coordinate, pixels
+        self._dead_tail = False  # the last raw value: mesh finite, every point after it NaN (irises off)
+        self._var = None  # (D, N) noise variance per landmark coordinate, pixels^2
+        self._prev_step = None  # (D, <= N) the last motion-compensated step, NaN where restarting
+        self._noise_count = 0
         self._moving = 0.5  # prior probability that the face is moving (the pose gate's)
         self._p_motion = 1.0  # posterior probability that the last step was motion
 
@@ -188,41 +170,107 @@ class OneEuroLandmarks:
     @groups.setter
     def groups(self, groups: Sequence[np.ndarray]) -> None:
         self._groups = tuple(np.asarray(g, np.int64) for g in groups)
-        self._members = None  # (G, N) membership, built for the landmark count on first use
+        # irises off leaves the points after the mesh out of the work only when no group reaches them
+        self._groups_in_mesh = all(g.size == 0 or g.max() < MESH_POINTS for g in self._groups)
+        if self._shape is not None:
+            self._layout(*self._shape)  # the membership rows change; the filter's state is kept
 
-    def _pass_groups(self, base: np.ndarray, to_target: np.ndarray, finite: bool) -> None:
-        """Moves each head group's mean residual from ``to_target`` into ``base`` by the probability that this
-        step is motion (in place).
+    # -- layout ----------------------------------------------------------------------------------------
+    def _layout(self, n: int, d: int) -> None:
+        """(Re)allocates the state for (N, D) values and the current groups (keeping the filter rows when the
+        shape is the same), the move matrices (one per slot of the last raw value) and the group weights."""
+        g = len(self._groups)
+        rows = 4 * d + 1 + g
+        old = self._state
+        state = np.zeros((rows, n))
+        if old is not None and old.shape[1] == n and old.shape[0] >= 4 * d + 1:
+            state[:4 * d + 1] = old[:4 * d + 1]
+        state[3 * d] = 1.0
+        members = state[4 * d + 1:]  # one indicator row per group
+        for k, idx in enumerate(self._groups):
+            members[k, idx[idx < n]] = 1.0
+        # (N, G): each group's mean of a row is the row times this
+        self._group_weights = (members / np.maximum(members.sum(axis=1), 1.0)[:, None]).T.copy()
+        self._state = state
+        # the move matrices, one per slot of the last raw value: constant entries here, the others (a few dozen,
+        # written with one put per call) at ``_positions``
+        self._matrices, self._positions = [], []
+        one = 3 * d
+        for slot in (0, 1):
+            m = np.zeros((5 * d, rows))
+            prev, new = d * (1 + slot), d * (2 - slot)  # the last and the new raw value's rows
+            for k in range(d):
+                m[k, new + k] = 1.0  # step = new - moved previous raw
+                m[3 * d + k, new + k] = 1.0  # base + residual = new + (kept - full move) of the output
+            at = (_similarity_positions(0, prev, one, d) + _similarity_positions(d, prev, one, d)
+                  + _similarity_positions(3 * d, 0, one, d) + _similarity_positions(4 * d, 0, one, d)
+                  + [(d + k, new + k) for k in range(d)] + [(2 * d + k, one + 1 + k) for k in range(d)]
+                  + [(4 * d + k, new + k) for k in range(d)])
+            self._matrices.append(m)
+            self._positions.append(np.ravel_multi_index(tuple(np.array(at).T), m.shape))
 
-        A refinement head (lips, an eye, an iris) reads its own crop, placed by the mesh, and follows a
-        moving face more closely than the mesh does: while the face moves, the mesh's pose is off by the
-        mesh's own lag behind the motion and the head's points are off the pose by about as much the other
-        way, so filtering that common part of their residual as noise would put the mesh's error into the
-        head's points (a shaking camera's irises came out worse than raw). While the face is still it is
-        noise, and it stays with the per-landmark filter."""
-        n = base.shape[0]
-        if self._members is None or self._members.shape[1] != n:
-            members = np.zeros((len(self._groups), n))
-            for k, g in enumerate(self._groups):
-                members[k, g[g < n]] = 1.0
-            self._members = members
-            self._counts = np.maximum(members.sum(axis=1), 1.0)[:, None]
-        members = self._members
-        if finite:
-            means = members @ to_target
-            means /= self._counts
-        else:  # over each group's finite values (a restarting point's residual is NaN)
-            ok = np.isfinite(to_target)
-            means = members @ np.where(ok, to_target, 0.0)
-            means /= np.maximum(members @ ok, 1.0)
-        means *= self._p_motion
-        shift = members.T @ means
-        base += shift
-        to_target -= shift
+    @property
+    def _x(self) -> np.ndarray:
+        """The last output, (N, D) (a view into the state)."""
+        d = self._shape[1]
+        return self._state[:d].T
 
-    def _columns(self, slot: int) -> slice:
-        d = self._x.shape[1]
-        return slice(d * (1 + slot), d * (2 + slot))
+    @property
+    def _raw(self) -> np.ndarray:
+        """The last raw value, (N, D) (a view into the state)."""
+        d = self._shape[1]
+        return self._state[d * (1 + self._slot):d * (2 + self._slot)].T
+
+    def _start(self, values: np.ndarray, timestamp_ms: float) -> None:
+        self.reset()
+        n, d = values.shape
+        if self._state is None or self._state.shape != (4 * d + 1 + len(self._groups), n):
+            self._layout(n, d)
+        state = self._state
+        state[:d] = values.T
+        state[d:2 * d] = values.T
+        state[3 * d + 1:4 * d + 1] = 0.0
+        self._shape, self._t_ms = values.shape, timestamp_ms
+        self._var = np.full((d, n), np.nan)
+        self._finite = math.isfinite(state[:d].sum())
+        self._dead_tail = not self._finite and self._tail_is_dead(values)
+
+    def _tail_is_dead(self, values: np.ndarray) -> bool:
+        """Mesh points all finite, every point after them NaN (irises switched off), and no group among them."""
+        return (values.shape[0] > MESH_POINTS and self._groups_in_mesh
+                and math.isfinite(values[:MESH_POINTS].sum())
+                and math.isnan(np.fmax.reduce(values[MESH_POINTS:], axis=None)))  # fmax skips NaN
+
+    # -- noise -----------------------------------------------------------------------------------------
+    def _update_noise(self, step: np.ndarray) -> None:
+        """Running variance of white measurement noise from second differences of the residual: ``step`` (D, n)
+        is this frame's motion-compensated difference (value minus previous value), never +-inf (NaN where
+        restarting); kept, not copied. With n < N the points after n are NaN (irises off) and left as they are."""
+        n = step.shape[1]
+        prev, self._prev_step = self._prev_step, step
+        var = self._var[:, :n]
+        if prev is None:  # first guess: one difference
+            np.copyto(var, step ** 2 / 2.0)  # NaN where restarting, as the step
+            self._noise_count = 1
+            return
+        if prev.shape[1] != n:  # irises switched off or on (their steps were and are NaN)
+            prev = prev[:, :n] if prev.shape[1] > n else np.pad(prev, ((0, 0), (0, n - prev.shape[1])),
+                                                                   constant_values=np.nan)
+        self._noise_count += 1
+        weight = max(1.0 / self._noise_count, 1.0 / NOISE_FRAMES)
+        # var + weight * (min(sample, clip * var) - var) with sample = (step - prev)^2 / 6, as
+        # (1 - weight) var + weight / 6 * min(6 sample, 6 clip var); the sample alone where there is no estimate
+        six = np.subtract(step, prev)
+        np.square(six, out=six)
+        clipped = np.multiply(var, 6.0 * NOISE_CLIP)
+        np.minimum(six, clipped, out=clipped)
+        restart = None if var.min() > _EPS else ~(var > _EPS)  # some estimate NaN or ~0 (var is never inf)
+        var *= 1.0 - weight
+        clipped *= weight / 6.0
+        var += clipped
+        if restart is not None:
+            six /= 6.0
+            np.copyto(var, six, where=restart)
 
     # -- pose ------------------------------------------------------------------------------------------
     @staticmethod
@@ -237,34 +285,34 @@ class OneEuroLandmarks:
         return s, centre, shift, math.atan2(a[1, 0], a[0, 0])
 
     def _fits(self, values: np.ndarray):
-        """The pose fits of the last output and of the last raw value onto ``values`` (in the other raw slot)
-        over the mesh points."""
-        mesh = self._state[:MESH_POINTS]
-        g = (mesh.T @ mesh).tolist()
-        if math.isfinite(sum(map(sum, g))):  # every mesh point finite in all three
-            src_raw, dst = self._columns(self._slot).start, self._columns(1 - self._slot).start
-            fits = _fit_from_sums(g, 0, dst), _fit_from_sums(g, src_raw, dst)
+        """The pose fits of the last output and of the last raw value onto ``values`` (N, D) (the other raw
+        slot) over the mesh points."""
+        d = self._shape[1]
+        one = 3 * d
+        mesh = self._state[:one + 1, :MESH_POINTS]
+        g = (mesh @ mesh.T).tolist()
+        # every mesh point finite in all three iff the squares' sums are (pixels never overflow)
+        if math.isfinite(sum([g[i][i] for i in range(one)])):
+            src_raw, dst = d * (1 + self._slot), d * (2 - self._slot)
+            fits = _fit_from_sums(g, 0, dst, one), _fit_from_sums(g, src_raw, dst, one)
             if fits[0] is not None and fits[1] is not None:
                 return fits
         return (self._fit(self._x[:MESH_POINTS, :2], values[:MESH_POINTS, :2]),
                 self._fit(self._raw[:MESH_POINTS, :2], values[:MESH_POINTS, :2]))
 
     def _rigid(self, values: np.ndarray, face_px: float, finite: bool):
-        """(prev output moved by the held-back pose, values minus prev output moved by the full pose, values
-        minus prev raw moved by the raw-to-raw motion (NaN where restarting), where to restart (None: nowhere)),
-        or None when the mesh is incomplete."""
-        dims = values.shape[1]
+        """The move product for the pose fits of the last output and raw value onto ``values`` (N, D), after
+        the pose gate (see ``_move``), or None when the mesh is incomplete."""
         out_fit, raw_fit = self._fits(values)
         if out_fit is None or raw_fit is None:
             return None
         # the step in pixels at the face's rim (shift; angle and log zoom times half the face size), in
         # units of the pose noise implied by the per-point noise
         s, centre, shift, angle = out_fit
-        if self._noise.count >= 3:
-            sums = self._noise.var[:MESH_POINTS].sum(axis=0).tolist()  # rows whole: a strided mean is slower
-            mean_var = (sums[0] + sums[1]) / (2 * MESH_POINTS)
+        if self._noise_count >= 3:
+            mean_var = float(self._var[:2, :MESH_POINTS].sum()) / (2 * MESH_POINTS)
             if math.isnan(mean_var):
-                mean_var = float(np.nanmean(self._noise.var[:MESH_POINTS, :2]))
+                mean_var = float(np.nanmean(self._var[:2, :MESH_POINTS]))
             sigma = max(POSE_NOISE_PER_POINT_NOISE * math.sqrt(mean_var), 1e-4 * face_px)
             rim = face_px / 2 / sigma
             z2 = ((shift[0] / sigma) ** 2 + (shift[1] / sigma) ** 2 + (angle * rim) ** 2
@@ -281,47 +329,65 @@ class OneEuroLandmarks:
         keep_back = min(keep_back, 1.0 - 1.0 / self._frames)  # the first frames: a running mean
         k = 1.0 - keep_back
         self.pose_pass = k
-        part = _affine_rows(dims, centre, k * angle, s ** k, (k * shift[0], k * shift[1]))
+        part = _similarity(centre, k * angle, s ** k, (k * shift[0], k * shift[1]))
+        full = _similarity(centre, angle, s, shift)
         rs, rcentre, rshift, rangle = raw_fit
-        full = _affine_rows(dims, centre, angle, s, shift, sign=-1.0)
-        raw_move = _affine_rows(dims, rcentre, rangle, rs, rshift, sign=-1.0)
-        # one product of the whole state [output, raw slot 0, raw slot 1, 1] gives the three results
-        zero, eye = [0.0] * dims, [[float(r == c) for c in range(dims)] for r in range(dims)]
-        prev, new = (raw_move, eye) if self._slot == 0 else (eye, raw_move)
-        rows = [p + f + [0.0] * dims for p, f in zip(part[:dims], full[:dims])]  # output
-        rows += [zero + (eye[r] if prev is eye else zero) + p for r, p in enumerate(prev[:dims])]  # slot 0
-        rows += [zero + (eye[r] if new is eye else zero) + p for r, p in enumerate(new[:dims])]  # slot 1
-        rows += [part[dims] + full[dims] + raw_move[dims]]  # the ones column: offsets
+        return self._move(part, full, _similarity(rcentre, rangle, rs, rshift), finite, True)
+
+    def _move(self, part, full, raw_move, finite: bool, pose: bool):
+        """(moved (5D, n), restart) from the state's first n points: moved is [step | step * a_d / sqrt 2 |
+        speed * (1 - a_d) | base + residual | residual * residual scale] (base: the last output moved by the
+        kept pose ``part``; residual: the new value minus the output moved by the ``full`` pose, less each
+        group's mean passed by the probability of motion when ``pose``; step: the new value minus the last raw
+        value moved by ``raw_move``); restart (D, n): where to restart (None: nowhere), the moved step NaN
+        there."""
+        d, n, state = self._shape[1], self._live, self._state
+        one, prev_raw, new_raw = 3 * d, d * (1 + self._slot), d * (2 - self._slot)
+        m = self._matrices[self._slot]
+        a_d, ts = self._a_d / math.sqrt(2.0), self._tt_scale
+        m.put(self._positions[self._slot],
+              _similarity_entries(raw_move, -1.0, d)  # step (the new value's identity is constant)
+              + _similarity_entries(raw_move, -a_d, d)  # step scaled for the speed
+              + _similarity_entries([p - f for p, f in zip(part, full)], 1.0, d)  # base + residual
+              + _similarity_entries(full, -ts, d)  # residual, scaled
+              + [a_d] * d + [1.0 - self._a_d] * d + [ts] * d)
+        src = state[:, :n]
+        if not finite:
+            ok = np.isfinite(src)
+            src = np.where(ok, src, 0.0)  # non-finite values count as 0 in the product
+        if self._groups:
+            residual = m[4 * d:]
+            if pose:
+                # each group's mean residual (from the group means of the state's rows), passed at once by the
+                # probability of motion: a refinement head follows a moving face more closely than the mesh
+                # whose pose is fitted (see the module docstring); while still it stays with the filter
+                means = residual[:, :one + 1] @ (src[:one + 1] @ self._group_weights[:n])
+                np.multiply(means, -self._p_motion, out=residual[:, 4 * d + 1:])
+            else:
+                residual[:, 4 * d + 1:] = 0.0
+        moved = m @ src
         if finite:
-            moved, restart = self._state @ np.array(rows), None
-        else:
-            # non-finite values count as 0 in the product; a whole row of the output or of the raw value
-            # restarts where any of its coordinates is not finite (the move mixes them), a new value alone
-            # where it is not
-            ok = np.isfinite(self._state)
-            moved = np.where(ok, self._state, 0.0) @ np.array(rows)
-            rows_ok = ok[:, :dims].all(axis=1)
-            rows_ok &= ok[:, self._columns(self._slot)].all(axis=1)
-            restart = ok[:, self._columns(1 - self._slot)]
-            restart &= rows_ok[:, None]
+            return moved, None
+        if pose:
+            # a whole point of the output or of the raw value restarts where any of its coordinates is not
+            # finite (the move mixes them), a new value alone where it is not
+            rows_ok = ok[:d].all(axis=0)
+            rows_ok &= ok[prev_raw:prev_raw + d].all(axis=0)
+            restart = ok[new_raw:new_raw + d]
+            restart &= rows_ok
             np.logical_not(restart, out=restart)
-            np.copyto(moved[:, 2 * dims:], np.nan, where=restart)
-        return moved[:, :dims], moved[:, dims:2 * dims], moved[:, 2 * dims:], restart
+        else:  # non-finite where any of the three is (+-inf sum to inf or NaN; finite pixels never overflow)
+            restart = np.add(state[:d, :n], state[new_raw:new_raw + d, :n])
+            restart += state[prev_raw:prev_raw + d, :n]
+            restart = ~np.isfinite(restart)
+        np.copyto(moved[:d], np.nan, where=restart)
+        return moved, restart
 
     # -- the filter --------------------------------------------------------------------------------------
     def __call__(self, values: np.ndarray, timestamp_ms: float, object_scale: float) -> np.ndarray:
         values = np.asarray(values)
-        if self._x is None or self._x.shape != values.shape:
-            self.reset()
-            n, d = values.shape
-            if self._state is None or self._state.shape != (n, 3 * d + 1):
-                self._state = np.ones((n, 3 * d + 1))
-            self._x = self._state[:, :d]
-            self._raw = self._state[:, self._columns(0)]
-            self._x[...] = values
-            self._raw[...] = values
-            self._dx, self._t_ms = np.zeros_like(self._x), timestamp_ms
-            self._finite = math.isfinite(self._x.sum())
+        if self._shape != values.shape:
+            self._start(values, timestamp_ms)
             return values.astype(np.float32)
         dt_s = (timestamp_ms - self._t_ms) / 1000.0
         if dt_s <= 0:  # repeated or backwards timestamp: MediaPipe returns the raw value
@@ -330,75 +396,89 @@ class OneEuroLandmarks:
         self._frames += 1
         face_px = max(object_scale, 1e-6)
         self._k_min = _alpha(self.min_cutoff, freq)
+        self._a_d = _alpha(self.d_cutoff, freq)
         self._switch = min(dt_s / MOVE_SWITCH_S, 0.5)
+        n, d = values.shape
+        state = self._state
         finite_now = math.isfinite(values.sum())  # summed before the copy: a contiguous sum is faster
         new_slot = 1 - self._slot
-        raw_new = self._state[:, self._columns(new_slot)]
-        raw_new[...] = values  # float64 from here on
-        values = raw_new
+        raw_new = state[d * (1 + new_slot):d * (2 + new_slot)]
+        raw_new[...] = values.T  # float64 from here on
         finite = finite_now and self._finite  # then the moved copies are finite too: nothing restarts
-        rigid = None
-        if self.stabilize and values.shape[0] >= MESH_POINTS and values.shape[1] >= 2:
-            rigid = self._rigid(values, face_px, finite)
-        if rigid is not None:
-            base, to_target, step, restart = rigid  # base: output moved by the kept pose
-            if self._groups:
-                self._pass_groups(base, to_target, finite)
-        else:
-            base, to_target, step, restart = self._x, np.subtract(values, self._x), np.subtract(values, self._raw), None
-            if not finite:
-                # non-finite where any of the three is (+-inf sum to inf or NaN; finite pixels never overflow)
-                restart = np.add(base, values)
-                restart += self._raw
-                restart = ~np.isfinite(restart)
-                np.copyto(step, np.nan, where=restart)
-        self._noise.update(step)
-        # speed in noise sigmas per frame (a difference of two noisy values has sqrt(2) sigma), NaN-free where
-        # not restarting; then its One Euro low-pass: edx = dx + a_d (speed - dx)
-        floor2 = (1e-4 * face_px) ** 2
-        var = self._noise.var
-        edx = np.fmax(var, floor2)  # var is never inf, so this is max(nan_to_num(var, nan=floor2), floor2)
-        np.sqrt(edx, out=edx)
-        np.divide(step, edx, out=edx)
-        if restart is not None:
-            np.copyto(edx, 0.0, where=restart)
-        a_d = _alpha(self.d_cutoff, freq)
-        edx *= a_d / math.sqrt(2.0)
-        edx += np.multiply(self._dx, 1.0 - a_d)
-        # cutoff = min_cutoff + beta |edx|; alpha = 1 / (1 + freq / (2 pi cutoff)) = cutoff / (cutoff + freq / 2 pi)
-        cutoff = np.abs(edx)
-        cutoff *= self.beta
-        cutoff += self.min_cutoff
-        alpha = cutoff + freq / (2.0 * math.pi)
-        np.divide(cutoff, alpha, out=alpha)
+        # irises off: the points after the mesh are NaN in this and the last value, so they restart (NaN in, NaN
+        # out, the output and the noise estimate NaN, the speed 0, as they are): leave them out of the work
+        dead_tail = not finite_now and self._tail_is_dead(values)
+        self._live = MESH_POINTS if dead_tail and self._dead_tail else n
+        if self._live < n:
+            finite = True
+        # alpha = cutoff / (cutoff + freq / 2 pi), cutoff = min_cutoff + beta |speed|: output = base + alpha
+        # residual = (base + residual) - residual c / (cutoff + c), c = freq / 2 pi; with beta > 0 and after the
+        # start-up (below) the residual is scaled by c / beta in the product, and the division is by |speed| +
+        # (min_cutoff + c) / beta
+        c = freq / (2.0 * math.pi)
         # while few frames are in, the best estimate of a still value is their mean, weighted by recency:
         # settle at once. Linear weights (alpha 2 / (n + 1)) because a track's first frames are its worst
         # (the first crop is the detector's, and the tracker's crops take a few frames to converge): they are
         # forgotten as 1/n^2 instead of 1/n, for 4/3 the variance of the plain mean. alpha is at least its
         # value at min_cutoff when beta >= 0, so this is a no-op after the first ~2 / k_min frames.
         start = START_WEIGHT / (self._frames + START_WEIGHT - 1.0)
-        if start > self._k_min or self.beta < 0:
-            np.maximum(alpha, start, out=alpha)
-        alpha *= to_target
-        x = self._x
-        np.add(base, alpha, out=x)
+        floor_alpha = start > self._k_min or self.beta < 0
+        fast = self.beta > 0 and not floor_alpha
+        self._tt_scale = c / self.beta if fast else 1.0
+        moved = None
+        if self.stabilize and n >= MESH_POINTS and d >= 2:
+            moved = self._rigid(raw_new.T, face_px, finite)
+        if moved is None:
+            moved = self._move(_IDENTITY, _IDENTITY, _IDENTITY, finite, False)
+        moved, restart = moved
+        live = self._live
+        step, speed_step, kept_speed, target, residual = (moved[k * d:(k + 1) * d] for k in range(5))
+        self._update_noise(step)
+        # speed in noise sigmas per frame (a difference of two noisy values has sqrt(2) sigma; the step is
+        # scaled by a_d / sqrt 2 in the product), NaN-free where not restarting; then its One Euro low-pass:
+        # speed * (1 - a_d) + a_d * step / sigma
+        sigma = np.fmax(self._var[:, :live], (1e-4 * face_px) ** 2)  # var is never inf: max(nan_to_num(var), floor)
+        np.sqrt(sigma, out=sigma)
+        speed = state[3 * d + 1:4 * d + 1, :live]
+        np.divide(speed_step, sigma, out=speed)
+        speed += kept_speed
+        x = state[:d, :live]
+        gain = np.abs(speed, out=sigma)
+        if fast:
+            gain += (self.min_cutoff + c) / self.beta
+            np.divide(residual, gain, out=gain)
+        else:
+            gain *= self.beta
+            gain += self.min_cutoff + c
+            np.divide(c, gain, out=gain)  # 1 - alpha
+            if floor_alpha:
+                np.minimum(gain, 1.0 - start, out=gain)  # alpha at least start
+            gain *= residual
+        np.subtract(target, gain, out=x)
         if restart is not None:
-            np.copyto(x, values, where=restart)
-            np.copyto(edx, 0.0, where=restart)
-        self._raw, self._slot, self._dx, self._t_ms = values, new_slot, edx, timestamp_ms
-        self._finite = finite_now
-        return x.astype(np.float32)
+            np.copyto(x, raw_new[:, :live], where=restart)
+            np.copyto(speed, 0.0, where=restart)
+        self._slot, self._t_ms = new_slot, timestamp_ms
+        self._finite, self._dead_tail = finite_now, dead_tail
+        return state[:d].T.astype(np.float32, order="C")
 
 
 def object_scale(landmarks_px: np.ndarray) -> float:
     """Mean of the width and height of the landmarks' bounding box, in pixels (MediaPipe's scale)."""
     x, y = landmarks_px[:, 0], landmarks_px[:, 1]
-    # NaN when any point is not finite; per column is ~4x faster than min(axis=0) on a few columns
-    lo_x, hi_x, lo_y, hi_y = float(x.min()), float(x.max()), float(y.min()), float(y.max())
+    # NaN when any point is not finite; per column is ~4x faster than min(axis=0) on a few columns, and the
+    # ufuncs' own reduce skips the Python wrapper of x.min()
+    lo, hi = np.minimum.reduce, np.maximum.reduce
+    lo_x, hi_x, lo_y, hi_y = float(lo(x)), float(hi(x)), float(lo(y)), float(hi(y))
     if not math.isfinite(lo_x + hi_x + lo_y + hi_y):
-        ok = np.isfinite(x) & np.isfinite(y)  # the points with both coordinates finite
-        x, y = x[ok], y[ok]
-        if len(x) == 0:
+        # over the points with both coordinates finite: (x + y) - (x + y) is 0 there and NaN elsewhere (inf - inf
+        # included), so x and y plus it are NaN where a point is left out, and fmin / fmax skip NaN
+        with np.errstate(invalid="ignore"):  # inf - inf
+            z = np.add(x, y)
+            z -= z
+            x, y = np.add(x, z), np.add(y, z)
+        lo, hi = np.fmin.reduce, np.fmax.reduce
+        lo_x, hi_x, lo_y, hi_y = float(lo(x)), float(hi(x)), float(lo(y)), float(hi(y))
+        if math.isnan(lo_x):  # no such point
             return 1.0
-        lo_x, hi_x, lo_y, hi_y = float(x.min()), float(x.max()), float(y.min()), float(y.max())
     return float((hi_x - lo_x + hi_y - lo_y) / 2)
