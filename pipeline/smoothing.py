@@ -470,6 +470,14 @@ def object_scale(landmarks_px: np.ndarray) -> float:
     # ufuncs' own reduce skips the Python wrapper of x.min()
     lo, hi = np.minimum.reduce, np.maximum.reduce
     lo_x, hi_x, lo_y, hi_y = float(lo(x)), float(hi(x)), float(lo(y)), float(hi(y))
+    if not math.isfinite(lo_x + hi_x + lo_y + hi_y) and len(x) > MESH_POINTS:
+        # irises off: the mesh points finite and every x, y after them NaN (fmax skips NaN)
+        mx, my = x[:MESH_POINTS], y[:MESH_POINTS]
+        lo_x, hi_x, lo_y, hi_y = float(lo(mx)), float(hi(mx)), float(lo(my)), float(hi(my))
+        if math.isfinite(lo_x + hi_x + lo_y + hi_y) and math.isnan(np.fmax.reduce(landmarks_px[MESH_POINTS:, :2],
+                                                                                   axis=None)):
+            return float((hi_x - lo_x + hi_y - lo_y) / 2)
+        lo_x = math.nan
     if not math.isfinite(lo_x + hi_x + lo_y + hi_y):
         # over the points with both coordinates finite: (x + y) - (x + y) is 0 there and NaN elsewhere (inf - inf
         # included), so x and y plus it are NaN where a point is left out, and fmin / fmax skip NaN
