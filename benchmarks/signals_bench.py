@@ -132,21 +132,42 @@ def rotation_and_flip_errors(tracker, image: np.ndarray, angles=(-30.0, -15.0, 1
     return (p0, y0, r0), turns, flip
 
 
+def crop_nudges(roi) -> list:
+    """The crop turned by +-1 deg and moved by 1% of its size along x and y: the size of the differences
+    between the crops the tracker takes of one face from frame to frame, or of one photo turned in-plane."""
+    import dataclasses
+    turn = np.radians(1.0)
+    return [dataclasses.replace(roi, rotation=roi.rotation + turn),
+            dataclasses.replace(roi, rotation=roi.rotation - turn),
+            dataclasses.replace(roi, center_x=roi.center_x + 0.01 * roi.width),
+            dataclasses.replace(roi, center_y=roi.center_y + 0.01 * roi.height)]
+
+
 def coefficient_view_changes(tracker, photos: list[Path], angles=(-30.0, -15.0, 15.0, 30.0)) -> dict:
     """How far the expression coefficients move between views of one still photo that show the same expression:
     turned in-plane by theta (nothing should move) and mirrored (Left and Right should swap). Per view the
     largest |change| over the coefficients (eyeLook* left out: gaze is measured against the eye, not the face);
-    median and 90th percentile over views. Faces turned over 45 deg are left out, as in ``exactness``."""
+    median and 90th percentile over views. Faces turned over 45 deg are left out, as in ``exactness``.
+
+    The control (``nudge_*``): the same largest change between the mesh on the unchanged photo's own crop and
+    on that crop turned by 1 deg or moved by 1% (``crop_nudges``), with no turn at all: the landmark model's
+    own answer to a slightly different crop, the floor under any view change."""
     keep = [k for k, n in enumerate(BLENDSHAPE_NAMES) if not n.startswith("eyeLook")]
     mirror = [BLENDSHAPE_NAMES.index(n.replace("Left", "#").replace("Right", "Left").replace("#", "Right"))
               for n in BLENDSHAPE_NAMES]
-    turned, flipped, worst = [], [], {}
+    turned, flipped, nudged, worst = [], [], [], {}
+    estimator = SignalEstimator()
     for path in photos:
         image = cv2.imread(str(path))
         base = settled(tracker, image)
         if base is None or abs(base.signals.pose_euler_deg[1]) > 45:
             continue
         c0 = base.signals.blendshapes.astype(np.float64)
+        size = (image.shape[1], image.shape[0])
+        plain = estimator(tracker.mesh(image, base.roi).landmarks_px, size).blendshapes.astype(np.float64)
+        for roi in crop_nudges(base.roi):  # the control: the same picture, no turn, the crop moved a little
+            c = estimator(tracker.mesh(image, roi).landmarks_px, size).blendshapes.astype(np.float64)
+            nudged.append(float(np.abs(c - plain)[keep].max()))
         views = [(turned, rotate_image(image, theta), None) for theta in angles]
         views.append((flipped, cv2.flip(image, 1), mirror))
         for into, view, order in views:
@@ -163,6 +184,8 @@ def coefficient_view_changes(tracker, photos: list[Path], angles=(-30.0, -15.0, 
             "turn_share_within_0.15": float(np.mean(np.array(turned) <= 0.15)),
             "flip_max_change_median": float(np.median(flipped)),
             "flip_max_change_p90": float(np.percentile(flipped, 90)),
+            "nudges": len(nudged), "nudge_max_change_median": float(np.median(nudged)),
+            "nudge_max_change_p90": float(np.percentile(nudged, 90)),
             "largest_most_often": sorted(worst.items(), key=lambda kv: -kv[1])[:4]}
 
 
@@ -555,6 +578,9 @@ def report(r: dict) -> str:
                      f"{v['turn_share_within_0.15']:.0%} within 0.15; mirrored ({v['flips']}, Left/Right swapped) "
                      f"median {v['flip_max_change_median']:.3f}, p90 {v['flip_max_change_p90']:.3f}; largest most "
                      f"often: " + ", ".join(f"{n} {k}" for n, k in v["largest_most_often"]))
+        if "nudges" in v:
+            lines.append(f"  control, no turn: the same photo's crop turned 1 deg or moved 1% ({v['nudges']}) "
+                         f"median {v['nudge_max_change_median']:.3f}, p90 {v['nudge_max_change_p90']:.3f}")
     for p in e["profile_faces"]:
         lines.append(f"  near-profile {p['photo']} pose {p['pose']}: turns (theta, roll err, yaw/pitch err) "
                      f"{p['turn_errors']}, flip {p['flip_errors']}")
