@@ -15,7 +15,7 @@ import numpy as np
 
 from pipeline.config import PipelineConfig
 from pipeline.detector import FaceDetector, detection_to_roi
-from pipeline.geometry import RotatedRect, blend_rects, landmarks_to_rect
+from pipeline.geometry import RotatedRect, blend_rects, face_rotation, landmarks_to_rect
 from pipeline.mesh import FaceMesh
 from pipeline.smoothing import OneEuroLandmarks, object_scale
 from pipeline.types import TrackedFace, frozen_array
@@ -29,10 +29,15 @@ SEARCH_TURNS = (0, 1, 0, 3, 0, 2)
 # - on the frame a face is found, the crop is settled by meshing again on the crop the landmarks give, this
 #   many times: the detector's box is not the crop the mesh converges to, and the tracking loop otherwise
 #   converges over ~10 frames, which shows as a drift at the start of every track;
-# - afterwards the next crop moves by the share of the pose step the live filter passed (all of it when the
-#   face moves, a little when the step is noise), so a still face's crop does not random-walk with the
-#   mesh's noise (a slow wander that no causal filter can remove without lag).
+# - afterwards the next crop moves by the share of the pose step the live filter passed, squared (all of it
+#   when the face moves, ~1 % when the step is noise), so a still face's crop does not random-walk or drift
+#   with the mesh's noise (a slow wander that no causal filter can remove without lag). Unsquared, the ~12 %
+#   a still face's filter passes let the loop drift the crop's size by 0.5 % over 3 s, and one photo's still
+#   jitter reached 0.6x MediaPipe's on some noise seeds;
+# - the crop is bounded along the face's roll (``landmarks_to_rect(bound_rotation=...)``; the roll of the
+#   smoothed landmarks), not the image axes, so a rolled head is framed as it is upright.
 CROP_SETTLE_ITERATIONS = 4
+CROP_SHARE_POWER = 2
 
 
 @dataclass
@@ -143,7 +148,7 @@ class MultiFaceTracker:
                 result = self._mesh(frame_bgr, t.roi)
             if stabilise and t.from_detector and result.presence > c.min_presence_confidence:
                 for _ in range(CROP_SETTLE_ITERATIONS):
-                    t.roi = landmarks_to_rect(result.landmarks_px)
+                    t.roi = landmarks_to_rect(result.landmarks_px, bound_rotation=face_rotation(result.landmarks_px))
                     result = self._mesh(frame_bgr, t.roi)
             t_mesh += time.perf_counter() - t0
             if not result.presence > c.min_presence_confidence:
@@ -164,8 +169,10 @@ class MultiFaceTracker:
             t_signals += time.perf_counter() - t1
             faces.append(TrackedFace(t.face_id, frozen_array(shown), frozen_array(raw), result.presence, t.roi,
                                      t.from_detector, signals))
-            if stabilise and not t.from_detector:
-                next_roi = blend_rects(t.roi, next_roi, t.smoother.pose_pass)
+            if stabilise:  # the crop stabilisation (above)
+                next_roi = landmarks_to_rect(raw, bound_rotation=face_rotation(shown))
+                if not t.from_detector:
+                    next_roi = blend_rects(t.roi, next_roi, t.smoother.pose_pass ** CROP_SHARE_POWER)
             t.roi = next_roi
             kept.append(t)
         self._tracks = kept

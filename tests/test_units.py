@@ -74,6 +74,26 @@ def test_rotation_and_roi_from_landmarks():
     assert roi.rotation == pytest.approx(0)
 
 
+def test_a_roll_bounded_roi_turns_with_the_face():
+    """landmarks_to_rect bounded along the face's roll: the same face rolled by 30 deg gets the same-sized
+    crop, its centre turned with it, while MediaPipe's image-axis bound grows (a rectangle's bound at 30 deg)."""
+    pts = np.zeros((478, 3), np.float64)
+    pts[:, 0] = np.repeat([100.0, 200.0], 239)  # a 100 x 60 rectangle's two sides
+    pts[:, 1] = np.tile(np.linspace(50, 110, 239), 2)
+    pts[33, :2], pts[263, :2] = (120, 80), (180, 80)
+    assert landmarks_to_rect(pts, bound_rotation=0.0) == landmarks_to_rect(pts)  # no roll: MediaPipe's crop
+    theta = math.radians(30)
+    turn = np.array([[math.cos(theta), -math.sin(theta)], [math.sin(theta), math.cos(theta)]])
+    rolled = pts.copy()
+    rolled[:, :2] = (pts[:, :2] - (150, 80)) @ turn.T + (400, 300)
+    roi = landmarks_to_rect(rolled, bound_rotation=theta)
+    assert (roi.center_x, roi.center_y) == pytest.approx((400, 300))
+    assert roi.width == roi.height == pytest.approx(150)
+    assert roi.rotation == pytest.approx(theta)  # y down: a clockwise roll on screen
+    # the image-axis bound of the rolled rectangle: 100 cos + 60 sin wide, x1.5
+    assert landmarks_to_rect(rolled).width == pytest.approx(1.5 * (100 * math.cos(theta) + 60 * math.sin(theta)))
+
+
 def test_projection_inverts_the_crop():
     roi = RotatedRect(300, 200, 180, 180, 0.3)
     centre = project_from_crop(np.array([[0.5, 0.5, 0.1]]), roi)
