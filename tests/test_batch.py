@@ -204,8 +204,9 @@ def test_split_minutes_chunks_rejoin_into_the_process_output(tmp_path):
         if k not in ("process_ms", "blendshape_names"):
             assert np.array_equal(got[k][:first], ref[k][:first], equal_nan=got[k].dtype.kind == "f"), k
     # After a seam the chunk starts from a detector pass and a fresh smoother: landmarks differ a little and
-    # converge back. Per-frame mean landmark distance in % of the inter-ocular distance (measured: 1.6 on the
-    # seam frame, <= 1.0 from the next, <= 0.3 ten frames on).
+    # converge back. Per-frame mean landmark distance in % of the inter-ocular distance (measured: 1.5 on the
+    # seam frame, <= 1.2 from the next, <= 0.5 fifteen frames on; the live crop moves by the squared share of
+    # a still face's step, so two tracks of one still face converge over ~15 frames rather than ~10).
     iod = np.linalg.norm(ref["landmarks"][:, 0, 33, :2] - ref["landmarks"][:, 0, 263, :2], axis=-1)
     error = np.nanmean(np.linalg.norm(got["landmarks"][:, 0, :, :2] - ref["landmarks"][:, 0, :, :2], axis=-1),
                        axis=-1) / iod * 100
@@ -213,7 +214,7 @@ def test_split_minutes_chunks_rejoin_into_the_process_output(tmp_path):
     for seam, end in zip(seams, [*seams[1:], len(error)]):
         assert 0 < error[seam] <= 3.0, (seam, error[seam])
         assert error[seam + 1:end].max() <= 2.0, (seam, error[seam + 1:end].max())
-        assert error[seam + 10:end].max() <= 0.5, (seam, error[seam + 10:end].max())
+        assert error[seam + 15:end].max() <= 0.5, (seam, error[seam + 15:end].max())
     with open(out / f"{stem}.csv", newline="") as f:
         rows = [(int(r["frame"]), int(r["face_id"])) for r in csv.DictReader(f)]
     with open(out / f"{stem}.jsonl") as f:
