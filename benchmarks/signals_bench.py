@@ -10,6 +10,7 @@ blink events against hand marks, jaw opening, head-turn invariance, jitter with/
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -135,7 +136,6 @@ def rotation_and_flip_errors(tracker, image: np.ndarray, angles=(-30.0, -15.0, 1
 def crop_nudges(roi) -> list:
     """The crop turned by +-1 deg and moved by 1% of its size along x and y: the size of the differences
     between the crops the tracker takes of one face from frame to frame, or of one photo turned in-plane."""
-    import dataclasses
     turn = np.radians(1.0)
     return [dataclasses.replace(roi, rotation=roi.rotation + turn),
             dataclasses.replace(roi, rotation=roi.rotation - turn),

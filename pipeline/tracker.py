@@ -25,7 +25,7 @@ ASSOCIATION_IOU = 0.5
 # degrees (np.rot90 steps): BlazeFace only sees roughly upright faces, the mesh handles any roll once
 # a face is found.
 SEARCH_TURNS = (0, 1, 0, 3, 0, 2)
-# With smoothing on (off, the loop is MediaPipe's exactly), the crop is stabilised in two ways:
+# With smoothing on (off, the loop is MediaPipe's exactly), the crop is stabilised in three ways:
 # - on the frame a face is found, the crop is settled by meshing again on the crop the landmarks give, this
 #   many times: the detector's box is not the crop the mesh converges to, and the tracking loop otherwise
 #   converges over ~10 frames, which shows as a drift at the start of every track;
