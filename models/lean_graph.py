@@ -8,7 +8,9 @@ onnxruntime's CPU cost here is node count, not arithmetic (a node costs ~2 us co
   kernels); a submodel switched off is not in the graph at all;
 * the three crop transforms (Landmarks2TransformMatrix + TransformTensorBilinear) run batched over the
   active crops: one GridSample for all of them;
-* TransformLandmarks is left to numpy: the graph outputs each crop's affine and the heads' raw points;
+* the graph ends in the 478 landmarks in frame pixels: each crop's TransformLandmarks on the heads' 2-D points,
+  the 478 assembly and the projection to the frame (a per-face affine input), ~20 small nodes that replace
+  ~20 numpy calls per face, each of which costs tens of microseconds cold at webcam pace;
 * the input is the uint8 BGR crop, its NHWC bytes seen as [N,1,192,576] (a free reshape in numpy): the first
   convolution reads it as one channel with a 3x wider kernel, with /255 and BGR->RGB folded in (no transpose);
 * the batch dimension is dynamic, so all tracked faces of a frame run in one call.
@@ -18,11 +20,10 @@ Conv+Relu and Conv+Add NCHWc kernels). Folding the (1-a) scale into the followin
 graph: every PReLU output but the heads' last also feeds a residual Add or a MaxPool that needs the
 activation itself, and at the heads' last one the fold swaps one conv for another.
 
-Input ``image_bgr`` [N,1,192,576] uint8 (each face's 192x192x3 BGR crop, row by row). Outputs (N = faces):
-  ``mesh`` [N,1404] 192-space (x, y, z) x 468; ``face_flag`` [N,1] logit;
-  with refinements: ``refine_affine`` [N,S,3,2] per active crop (STEMS order), mapping the head's raw
-  points (crop units x4) to 192-space as ``p @ X[:2] + 4 X[2]`` (TransformLandmarks);
-  ``refine_points`` [N,H,P] raw head outputs (HEADS order, zero-padded to the longest head P).
+Inputs (N = faces): ``image_bgr`` [N,1,192,576] uint8 (each face's 192x192x3 BGR crop, row by row);
+``frame_affine`` [N,4,3] float32, 192-space (x, y, z, 1) rows -> frame pixels (x, y, z) as ``[x y z 1] @ F``.
+Outputs: ``landmarks`` [N,478,3] frame pixels (z scaled like x; irises not computed are NaN);
+``face_flag`` [N,1] logit.
 """
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from models.errors import ConversionError
 from models.onnx_builder import GraphBuilder
-from models.variants import HEAD_STEM, HEADS, Layout, Submodels, variant_key
+from models.variants import HEAD_STEM, HEADS, Layout, Submodels, head_landmarks, iris_z_sources, variant_key
 
 # Landmarks2TransformMatrix options of each crop (fact sheet §1.2; checked against the model's own ops).
 STEM_ROTATION = {"lips": (61, 291), "left_eye": (33, 133), "right_eye": (362, 263)}
@@ -40,6 +41,7 @@ CROP = 16  # crop side on the 48x48 feature map
 CROP_SCALE = 1.5
 FEATURE = "p_re_lu_3"  # [1,32,48,48] trunk feature map the crops are sampled from
 INPUT = "image_bgr"
+FRAME_AFFINE = "frame_affine"
 
 
 def _attr(node: onnx.NodeProto, name: str, default=None):
@@ -222,6 +224,70 @@ def _transforms(gb: GraphBuilder, mesh_flat: str, feature: str, stems: tuple[str
     return affine, crops
 
 
+def _assembly(gb: GraphBuilder, mesh_flat: str, affine: str | None, points: str | None, frame_affine: str,
+              layout: Layout, topology: dict) -> str:
+    """The 478 landmarks in frame pixels [N,478,3], in the graph (fact sheet §4.4, §5).
+
+    ``frame_affine`` [N,4,3] maps 192-space (x, y, z, 1) rows to frame pixels (x, y, z): ``[x y z 1] @ F``.
+    The mesh gives all 468 points. Each head's raw points (crop units x4) go through its crop's affine
+    (TransformLandmarks: ``p @ X[:2] + 4 X[2]``) chained with F; lips and eye contours overwrite x, y of their
+    landmarks (the mesh's z kept); each iris gets x, y from its head and the mean z of its eye's 16 contour
+    points. Heads switched off leave the mesh's points (lips, eyes) or NaN (irises).
+
+    Done here rather than in numpy because per frame a numpy call costs 20-60 us cold (the first touch of its
+    code after the 33 ms between webcam frames) against ~2 us for a node in the session already running.
+    """
+    i64 = np.int64
+    mesh3 = gb.op("Reshape", [mesh_flat, gb.const([0, 468, 3], dtype=i64)], "lm_mesh3")
+    lin = gb.op("Slice", [frame_affine, gb.const([0], dtype=i64), gb.const([3], dtype=i64), gb.const([1], dtype=i64)])
+    shift = gb.op("Slice", [frame_affine, gb.const([3], dtype=i64), gb.const([4], dtype=i64),
+                            gb.const([1], dtype=i64)])
+    mesh_px = gb.op("Add", [gb.op("MatMul", [mesh3, lin]), shift], "lm_mesh_px")  # [N,468,3]
+    targets = head_landmarks(topology)
+    xy_index = np.arange(478, dtype=i64)  # row of [mesh 468 | heads' points] each landmark's x, y come from
+    z_index = np.arange(478, dtype=i64)  # row of [mesh 468 | irises] its z comes from
+    missing = np.zeros((478, 3), np.float32)
+    missing[468:] = np.nan  # irises not computed
+    xy_index[468:] = z_index[468:] = 0
+    sources_xy, sources_z = [gb.op("Slice", [mesh_px, *(gb.const([v], dtype=i64) for v in (0, 2, 2))])], \
+        [gb.op("Slice", [mesh_px, *(gb.const([v], dtype=i64) for v in (2, 3, 2))], "lm_mesh_z")]
+    if layout.heads:
+        h, per = len(layout.heads), layout.points // 2
+        stem_of_head = np.array([layout.stems.index(HEAD_STEM[n]) for n in layout.heads], i64)
+        x = affine if list(stem_of_head) == list(range(len(layout.stems))) else \
+            gb.op("Gather", [affine, gb.const(stem_of_head)], axis=1)  # [N,H,3,2]
+        x = gb.op("Mul", [x, gb.const(np.array([[1.0], [1.0], [4.0]], np.float32))])  # rows p_x, p_y, 4 shift
+        lin2 = gb.op("Slice", [frame_affine, gb.const([0, 0], dtype=i64), gb.const([2, 2], dtype=i64),
+                               gb.const([1, 2], dtype=i64)])
+        lin2 = gb.op("Unsqueeze", [lin2, gb.const([1], dtype=i64)])  # [N,1,2,2]
+        shift2 = gb.op("Slice", [frame_affine, gb.const([3, 0], dtype=i64), gb.const([4, 2], dtype=i64),
+                                 gb.const([1, 2], dtype=i64)])
+        shift2 = gb.op("Unsqueeze", [shift2, gb.const([1], dtype=i64)])  # [N,1,1,2]
+        head_lin = gb.op("MatMul", [gb.op("Slice", [x, *(gb.const([v], dtype=i64) for v in (0, 2, 2))]), lin2])
+        head_shift = gb.op("Add", [gb.op("MatMul", [gb.op("Slice", [x, *(gb.const([v], dtype=i64)
+                                                                       for v in (2, 3, 2))]), lin2]), shift2])
+        raw = gb.op("Reshape", [points, gb.const([0, h, per, 2], dtype=i64)], "lm_head_raw")
+        head_px = gb.op("Add", [gb.op("MatMul", [raw, head_lin]), head_shift])  # [N,H,per,2]
+        sources_xy.append(gb.op("Reshape", [head_px, gb.const([0, h * per, 2], dtype=i64)], "lm_heads_px"))
+        irises = [n for n in layout.heads if n in iris_z_sources(topology)]
+        for j, name in enumerate(layout.heads):
+            rows = np.asarray(targets[name], i64)
+            xy_index[rows] = 468 + j * per + np.arange(len(rows))
+            if name in irises:
+                z_index[rows] = 468 + irises.index(name)
+                missing[rows] = 0.0
+        if irises:
+            z_from = np.array([iris_z_sources(topology)[n] for n in irises], i64)  # [I,16]
+            contour_z = gb.op("Gather", [sources_z[0], gb.const(z_from)], axis=1)  # [N,I,16,1]
+            sources_z.append(gb.op("ReduceMean", [contour_z, gb.const([2], dtype=i64)], "lm_iris_z", keepdims=0))
+    xy = sources_xy[0] if len(sources_xy) == 1 else gb.op("Concat", sources_xy, axis=1)
+    z = sources_z[0] if len(sources_z) == 1 else gb.op("Concat", sources_z, axis=1)
+    lm = gb.op("Concat", [gb.op("Gather", [xy, gb.const(xy_index)], axis=1),
+                          gb.op("Gather", [z, gb.const(z_index)], axis=1)], axis=2)
+    return gb.op("Add", [lm, gb.const(missing, "lm_missing")], outputs=["landmarks"]) if np.isnan(missing).any() \
+        else gb.op("Identity", [lm], outputs=["landmarks"])
+
+
 def _blocked(gb: GraphBuilder, x: str, channels: int) -> str:
     """An identity depthwise conv: onnxruntime's NCHWc pass only enters its blocked layout at a conv, and a
     residual Add with one plain input stays unfused along with every Add after it (measured: 13 reorders)."""
@@ -229,11 +295,13 @@ def _blocked(gb: GraphBuilder, x: str, channels: int) -> str:
                  group=channels, kernel_shape=[1, 1])
 
 
-def build_lean(model: onnx.ModelProto, submodels: Submodels, subsets: dict[str, list[int]]) -> onnx.ModelProto:
+def build_lean(model: onnx.ModelProto, submodels: Submodels, topology: dict) -> onnx.ModelProto:
     """The lean graph of ``model`` (the faithful face_landmark_with_attention conversion) for ``submodels``.
 
-    ``subsets``: each crop's Landmarks2TransformMatrix index list (topology.json "refinement").
+    ``topology``: the converted model's topology.json (each crop's Landmarks2TransformMatrix index list, which
+    is also the landmarks its head refines, and the irises' z sources).
     """
+    subsets = topology["refinement"]
     src = _Source(model)
     layout = Layout.of(submodels)
     em = _Emitter(src)
@@ -267,9 +335,10 @@ def build_lean(model: onnx.ModelProto, submodels: Submodels, subsets: dict[str, 
     for node in trunk[2:]:
         em.copy(node)
     i64 = np.int64
-    mesh = gb.op("Reshape", [em.names[mesh_conv.output[0]], gb.const([0, 1404], dtype=i64)], outputs=["mesh"])
+    mesh = gb.op("Reshape", [em.names[mesh_conv.output[0]], gb.const([0, 1404], dtype=i64)], "mesh")
     flag = gb.op("Reshape", [em.names[flag_conv.output[0]], gb.const([0, 1], dtype=i64)], outputs=["face_flag"])
-    outputs = [(mesh, TensorProto.FLOAT, ["N", 1404]), (flag, TensorProto.FLOAT, ["N", 1])]
+    frame_affine = gb.reserve(FRAME_AFFINE)
+    affine = points = None
     if layout.heads:
         stems, heads, stem_crop = _chains(src)
         affine, crops = _transforms(gb, mesh, em.names[FEATURE], layout.stems, subsets)
@@ -294,13 +363,11 @@ def build_lean(model: onnx.ModelProto, submodels: Submodels, subsets: dict[str, 
         for j, group in enumerate(zip(*chains)):
             last = j == len(chains[0]) - 1
             em.merge(list(group), pad_out=layout.points if last else None)
-        raw = em.names[chains[0][-1].output[0]]
-        points = gb.op("Reshape", [raw, gb.const([0, len(layout.heads), layout.points], dtype=i64)],
-                       outputs=["refine_points"])
-        gb.op("Identity", [affine], outputs=["refine_affine"])
-        outputs += [("refine_affine", TensorProto.FLOAT, ["N", len(layout.stems), 3, 2]),
-                    (points, TensorProto.FLOAT, ["N", len(layout.heads), layout.points])]
-    ins = [helper.make_tensor_value_info(image, TensorProto.UINT8, ["N", 1, 192, 192 * 3])]
+        points = em.names[chains[0][-1].output[0]]  # [N, H*P, 1, 1]
+    landmarks = _assembly(gb, mesh, affine, points, frame_affine, layout, topology)
+    outputs = [(landmarks, TensorProto.FLOAT, ["N", 478, 3]), (flag, TensorProto.FLOAT, ["N", 1])]
+    ins = [helper.make_tensor_value_info(image, TensorProto.UINT8, ["N", 1, 192, 192 * 3]),
+           helper.make_tensor_value_info(frame_affine, TensorProto.FLOAT, ["N", 4, 3])]
     outs = [helper.make_tensor_value_info(n, t, s) for n, t, s in outputs]
     meta = {p.key: p.value for p in model.metadata_props}
     meta["submodels"] = variant_key(submodels)
@@ -312,12 +379,12 @@ def build_lean(model: onnx.ModelProto, submodels: Submodels, subsets: dict[str, 
 class LeanAttention:
     """Builds lean graphs (serialized) from a cached faithful conversion, loading it once on first use."""
 
-    def __init__(self, path, subsets: dict[str, list[int]]):
+    def __init__(self, path, topology: dict):
         self._path = path
-        self._subsets = subsets
+        self._topology = topology
         self._model: onnx.ModelProto | None = None
 
     def __call__(self, submodels: Submodels) -> bytes:
         if self._model is None:
             self._model = onnx.load(str(self._path))
-        return build_lean(self._model, submodels, self._subsets).SerializeToString()
+        return build_lean(self._model, submodels, self._topology).SerializeToString()

@@ -68,6 +68,22 @@ HEAD_FLAG = {"lips": Submodels.LIPS, "left_eye": Submodels.RIGHT_EYE, "left_iris
              "right_eye": Submodels.LEFT_EYE, "right_iris": Submodels.LEFT_IRIS}
 HEAD_POINTS = {"lips": 80, "left_eye": 71, "left_iris": 5, "right_eye": 71, "right_iris": 5}
 
+
+def head_landmarks(topology) -> dict[str, list[int]]:
+    """The landmarks (of the 478) each head fills, from the converted model's topology.json: lips and eye
+    contours give x, y of mesh points (the mesh's z is kept); an iris head fills 468-472 (``left_iris``, the
+    model's name) or 473-477."""
+    r = topology["refinement"]
+    return {"lips": list(r["lips"]), "left_eye": list(r["left_eye"]), "right_eye": list(r["right_eye"]),
+            "left_iris": list(range(468, 473)), "right_iris": list(range(473, 478))}
+
+
+def iris_z_sources(topology) -> dict[str, list[int]]:
+    """Per iris head, the eye-contour landmarks whose mean z MediaPipe gives the iris (topology.json)."""
+    z = topology["iris_z_average"]
+    return {"left_iris": list(z["left"]), "right_iris": list(z["right"])}
+
+
 # Speed presets. Measured (mesh time relative to full, one face, cold-ish calls; mean distance to MediaPipe's
 # refined landmarks on 28 shared photos, % IOD): fast = mesh only 0.53x, 0.95 % (no irises); lips 0.66x, 0.48 %;
 # irises 0.90x, 0.93 %; eyes + irises 0.97x, 0.47 %; lips + eyes 1.0x, 0.011 %; full 1.0x, 0.011 %. The first

@@ -49,6 +49,6 @@ def load_engine(provider: str = "auto", threads: int | None = None, min_detectio
         choice = ProviderChoice(actual, f"{choice.name} could not run the models; using {actual}")
     log.info("inference on %s (%s)", choice.name.upper(), choice.reason)
     topology = models.topology()
-    lean = LeanAttention(models.path(ATTENTION), topology["refinement"])
+    lean = LeanAttention(models.path(ATTENTION), topology)
     mesh = FaceMesh(lambda s: make_session(lean(s), choice, threads), topology, preload)
     return Engine(FaceDetector(det_session, min_detection_confidence, spec), mesh, choice, topology, models)

@@ -64,9 +64,15 @@ def crop_matrix(rect: RotatedRect, out_w: int, out_h: int) -> np.ndarray:
 
     MediaPipe calls getPerspectiveTransform + warpPerspective; a rotated rect onto a rectangle is
     affine, and warpAffine is ~35% faster (0.16 vs 0.25 ms per 192x192 crop) for the same mapping.
+    In closed form (the rect's axes scaled onto the crop's, its top-left corner to (0, 0)) rather than
+    getAffineTransform on ``corners()``: the same matrix to 1e-6, in plain floats, as this runs every frame.
     """
-    dst = np.array([[0, out_h], [0, 0], [out_w, 0]], np.float32)
-    return cv2.getAffineTransform(rect.corners()[:3], dst)
+    c, s = math.cos(rect.rotation), math.sin(rect.rotation)
+    sx, sy = out_w / rect.width, out_h / rect.height
+    left = rect.center_x + 0.5 * (s * rect.height - c * rect.width)  # the top-left corner (corners()[1])
+    top = rect.center_y - 0.5 * (c * rect.height + s * rect.width)
+    a, b, d, e = sx * c, sx * s, -sy * s, sy * c
+    return np.array([[a, b, -(a * left + b * top)], [d, e, -(d * left + e * top)]])
 
 
 def warp_crop(image: np.ndarray, rect: RotatedRect, out_w: int, out_h: int, border: int,
@@ -117,19 +123,15 @@ def landmarks_to_rect(landmarks_px: np.ndarray, start: int = 33, end: int = 263,
     along axes turned by that angle instead (the tracker passes the face's roll): the crop then follows the
     face under roll.
     """
-    pts = landmarks_px[:, :2]
-    pts = pts[np.isfinite(pts).all(axis=1)]
     rot = face_rotation(landmarks_px, start, end)
-    if bound_rotation is None:
-        lo, hi = pts.min(axis=0), pts.max(axis=0)
-        return square_scaled_rect((lo[0] + hi[0]) / 2, (lo[1] + hi[1]) / 2, hi[0] - lo[0], hi[1] - lo[1], rot,
-                                  scale)
-    c, s = math.cos(bound_rotation), math.sin(bound_rotation)
+    c, s = (1.0, 0.0) if bound_rotation is None else (math.cos(bound_rotation), math.sin(bound_rotation))
     axes = np.array([[c, s], [-s, c]])  # rows: the bound's x and y axes in image pixels (as project_from_crop)
-    local = pts @ axes.T
-    lo, hi = local.min(axis=0), local.max(axis=0)
-    cx, cy = ((lo + hi) / 2) @ axes
-    return square_scaled_rect(float(cx), float(cy), hi[0] - lo[0], hi[1] - lo[1], rot, scale)
+    # (2, N) rows are contiguous, so the reductions are fast; fmin/fmax skip NaN points (irises not computed)
+    local = axes @ landmarks_px[:, :2].T
+    lo, hi = np.fmin.reduce(local, axis=1), np.fmax.reduce(local, axis=1)
+    cx, cy = ((lo + hi) / 2 @ axes).tolist()
+    (w, h) = (hi - lo).tolist()
+    return square_scaled_rect(cx, cy, w, h, rot, scale)
 
 
 def blend_rects(a: RotatedRect, b: RotatedRect, share: float) -> RotatedRect:

@@ -154,9 +154,11 @@ class MultiFaceTracker:
             if not result.presence > c.min_presence_confidence:
                 continue  # lost: the detector looks for it next frame
             raw = result.landmarks_px
-            next_roi = landmarks_to_rect(raw)
+            # MediaPipe's next crop; with the stabilisation it is only the check that two tracks did not
+            # converge on one face (then the older is kept), so it is computed only when there is another
+            next_roi = None if stabilise and not kept else landmarks_to_rect(raw)
             if len(kept) >= c.max_faces or any(next_roi.iou(k.roi) > ASSOCIATION_IOU for k in kept):
-                continue  # two tracks converged on one face: keep the older
+                continue
             t0 = time.perf_counter()
             if stabilise:
                 shown = t.smoother(raw, timestamp_ms, object_scale(raw))

@@ -80,7 +80,7 @@ def test_lean_graphs_match_the_faithful_graph_for_any_submodel_set(models, engin
     img, roi = _face(engine)
     want = _faithful(models, img, roi)
     ref = engine.mesh._refinement
-    lean = LeanAttention(models.path(registry.ATTENTION), models.topology()["refinement"])
+    lean = LeanAttention(models.path(registry.ATTENTION), models.topology())
     faithful_nodes = len(onnx.load(models.path(registry.ATTENTION)).graph.node)
     nodes, weights = {}, {}
     for subs in SETS:
