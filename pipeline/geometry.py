@@ -75,6 +75,16 @@ def crop_matrix(rect: RotatedRect, out_w: int, out_h: int) -> np.ndarray:
     return np.array([[a, b, -(a * left + b * top)], [d, e, -(d * left + e * top)]])
 
 
+def crop_inverse_matrix(rect: RotatedRect, out_w: int, out_h: int) -> np.ndarray:
+    """2x3 affine matrix taking crop pixels to image pixels: the inverse of ``crop_matrix`` (for
+    ``cv2.WARP_INVERSE_MAP``). Crop (0, 0) is the rect's top-left corner, (out_w, 0) its top-right one."""
+    c, s = math.cos(rect.rotation), math.sin(rect.rotation)
+    left = rect.center_x + 0.5 * (s * rect.height - c * rect.width)
+    top = rect.center_y - 0.5 * (c * rect.height + s * rect.width)
+    sx, sy = rect.width / out_w, rect.height / out_h
+    return np.array([[sx * c, -sy * s, left], [sx * s, sy * c, top]])
+
+
 def warp_crop(image: np.ndarray, rect: RotatedRect, out_w: int, out_h: int, border: int,
               exact: bool = False) -> np.ndarray:
     """Crop ``rect`` out of a uint8 image at out_w x out_h (bilinear on uint8, like MediaPipe).

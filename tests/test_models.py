@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 from dataclasses import replace
@@ -205,3 +206,29 @@ def test_provider_choice_says_what_runs():
         assert "CUDA requested but unusable" in asked.reason and why in asked.reason
     with pytest.raises(ValueError, match="provider must be one of"):
         choose_provider("tpu")
+
+
+def test_the_crop_is_the_frame_warped_for_any_roi():
+    """crop_into copies each ROI's bound out of the frame before warping it (cheaper on a frame that is cold in
+    cache): the pixels must be OpenCV's warp of the whole frame by the ROI's corners, for ROIs turned any way,
+    larger than the frame or partly and wholly outside it, and for a frame that is a view."""
+    from pipeline.geometry import RotatedRect, crop_matrix
+    from pipeline.mesh import crop_into
+    rng = np.random.default_rng(7)
+    for name in ("face_recognition_obama.jpg", "face_recognition_biden.jpg"):
+        img = cv2.imread(str(require_media("photos", name)))
+        h, w = img.shape[:2]
+        scratch = np.empty(img.size, np.uint8)
+        for k in range(40):
+            side = w * rng.uniform(0.05, 1.6)
+            roi = RotatedRect(w * rng.uniform(-0.4, 1.4), h * rng.uniform(-0.4, 1.4), side,
+                              side * rng.uniform(0.8, 1.2), rng.uniform(-math.pi, math.pi))
+            frame = img if k % 4 else img[:, ::-1]  # a mirrored view is not contiguous: warped directly
+            want = cv2.warpAffine(frame, crop_matrix(roi, 192, 192), (192, 192), flags=cv2.INTER_LINEAR,
+                                  borderMode=cv2.BORDER_REPLICATE)
+            got = np.zeros((192, 192, 3), np.uint8)
+            crop_into(frame, roi, got, scratch)
+            assert np.array_equal(got, want), (name, roi)
+        corners = np.hstack([RotatedRect(300, 200, 180, 120, 0.4).corners(), np.ones((4, 1), np.float32)])
+        np.testing.assert_allclose(corners @ crop_matrix(RotatedRect(300, 200, 180, 120, 0.4), 192, 192).T,
+                                   [[0, 192], [0, 0], [192, 0], [192, 192]], atol=1e-3)
