@@ -228,7 +228,10 @@ def test_the_crop_is_the_frame_warped_for_any_roi():
                                   borderMode=cv2.BORDER_REPLICATE)
             got = np.zeros((192, 192, 3), np.uint8)
             crop_into(frame, roi, got, scratch)
-            assert np.array_equal(got, want), (name, roi)
+            # the copy's origin is subtracted from the warp's translation: OpenCV's fixed-point rounding can
+            # then put a rare pixel one level off (measured: 4 of 330 random ROIs, 5e-7 of the pixels)
+            diff = np.abs(got.astype(int) - want)
+            assert diff.max() <= 1 and (diff > 0).mean() < 1e-4, (name, roi)
         corners = np.hstack([RotatedRect(300, 200, 180, 120, 0.4).corners(), np.ones((4, 1), np.float32)])
         np.testing.assert_allclose(corners @ crop_matrix(RotatedRect(300, 200, 180, 120, 0.4), 192, 192).T,
                                    [[0, 192], [0, 0], [192, 0], [192, 192]], atol=1e-3)
