@@ -147,7 +147,7 @@ class _Emitter:
             group_in = int(attrs.get("group", 1))
             if group_in > 1 and not all(w.shape[1] == 1 for w in weights):
                 raise ConversionError("only depthwise or dense convs can be merged")
-            if pad_out:  # heads of different sizes: zero filters up to the longest (sliced off in numpy)
+            if pad_out:  # heads of different sizes: zero filters up to the longest (never gathered into the 478)
                 weights = [np.concatenate([w, np.zeros((pad_out - w.shape[0], *w.shape[1:]), w.dtype)])
                            for w in weights]
                 biases = [np.concatenate([b, np.zeros(pad_out - b.shape[0], b.dtype)]) for b in biases]

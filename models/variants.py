@@ -106,7 +106,7 @@ class Layout:
 
     @property
     def points(self) -> int:
-        """Values per head in the padded ``refine_points`` output (the longest head's x, y count)."""
+        """Values per head in the merged heads' padded output (the longest head's x, y count)."""
         return max((HEAD_POINTS[h] for h in self.heads), default=0) * 2
 
 

@@ -43,8 +43,9 @@ def crop_into(frame_bgr: np.ndarray, roi: RotatedRect, out: np.ndarray, scratch:
     """
     inverse = crop_inverse_matrix(roi, INPUT_SIZE, INPUT_SIZE)
     source = frame_bgr
-    if scratch is not None and frame_bgr.ndim == 3 and frame_bgr.flags.c_contiguous:
-        (a, b, x), (c, d, y) = inverse.tolist()
+    (a, b, x), (c, d, y) = inverse.tolist()
+    if (scratch is not None and frame_bgr.ndim == 3 and frame_bgr.flags.c_contiguous
+            and math.isfinite(a + b + c + d + x + y)):
         xs, ys = (x, x + a * INPUT_SIZE, x + b * INPUT_SIZE, x + (a + b) * INPUT_SIZE), \
             (y, y + c * INPUT_SIZE, y + d * INPUT_SIZE, y + (c + d) * INPUT_SIZE)
         h, w, ch = frame_bgr.shape
@@ -108,6 +109,9 @@ class _Variant:
         self.session = session
         self.submodels = submodels
         self.layout = Layout.of(submodels)  # the crops and heads its graph computes
+        # A CPU input bound to a session on another device is copied there once, when bound: there the inputs
+        # are bound again before every run (on the CPU the bound values share the numpy memory).
+        self.rebind_inputs = session.get_providers()[0] != "CPUExecutionProvider"
         self._bound: dict[int, tuple] = {}
 
     def buffers(self, batch: int):
@@ -120,15 +124,21 @@ class _Variant:
             landmarks = np.zeros((batch, NUM_LANDMARKS, 3), np.float32)
             flag = np.zeros((batch, 1), np.float32)
             binding = self.session.io_binding()
-            # CPU OrtValues wrap the numpy memory: the session reads the inputs and writes results in place
-            # (on CUDA onnxruntime copies through them).
-            rows = image.reshape(batch, 1, INPUT_SIZE, INPUT_SIZE * 3)  # the graph's view of the same bytes
-            binding.bind_ortvalue_input(LEAN_INPUT, ort.OrtValue.ortvalue_from_numpy(rows))
-            binding.bind_ortvalue_input(LEAN_FRAME_AFFINE, ort.OrtValue.ortvalue_from_numpy(affine))
+            # CPU OrtValues wrap the numpy memory: on the CPU the session reads the inputs and writes the results
+            # in place; on CUDA it copies the outputs back after each run (the inputs: ``bind_inputs``).
             binding.bind_ortvalue_output("landmarks", ort.OrtValue.ortvalue_from_numpy(landmarks))
             binding.bind_ortvalue_output("face_flag", ort.OrtValue.ortvalue_from_numpy(flag))
             self._bound[batch] = (image, affine, landmarks, flag, binding)
+            self.bind_inputs(batch)
         return self._bound[batch]
+
+    def bind_inputs(self, batch: int) -> None:
+        """Bind the batch size's input buffers (again: see ``rebind_inputs``)."""
+        import onnxruntime as ort
+        image, affine, _, _, binding = self._bound[batch]
+        rows = image.reshape(batch, 1, INPUT_SIZE, INPUT_SIZE * 3)  # the graph's view of the same bytes
+        binding.bind_ortvalue_input(LEAN_INPUT, ort.OrtValue.ortvalue_from_numpy(rows))
+        binding.bind_ortvalue_input(LEAN_FRAME_AFFINE, ort.OrtValue.ortvalue_from_numpy(affine))
 
 
 class FaceMesh:
@@ -186,6 +196,8 @@ class FaceMesh:
             for i, roi in enumerate(rois):
                 crop_into(frame_bgr, roi, image[i], self._scratch)
                 affine[i] = crop_to_frame(roi)
+            if v.rebind_inputs:
+                v.bind_inputs(len(rois))
             v.session.run_with_iobinding(binding)
             return [MeshResult(landmarks[i].copy(), _presence(float(flag[i, 0])), roi, submodels)
                     for i, roi in enumerate(rois)]
