@@ -44,12 +44,12 @@ def crop_into(frame_bgr: np.ndarray, roi: RotatedRect, out: np.ndarray, scratch:
     inverse = crop_inverse_matrix(roi, INPUT_SIZE, INPUT_SIZE)
     source = frame_bgr
     (a, b, x), (c, d, y) = inverse.tolist()
-    if (scratch is not None and frame_bgr.ndim == 3 and frame_bgr.flags.c_contiguous
+    if (scratch is not None and frame_bgr.ndim == 3 and frame_bgr.dtype == np.uint8 and frame_bgr.flags.c_contiguous
             and math.isfinite(a + b + c + d + x + y)):
         xs, ys = (x, x + a * INPUT_SIZE, x + b * INPUT_SIZE, x + (a + b) * INPUT_SIZE), \
             (y, y + c * INPUT_SIZE, y + d * INPUT_SIZE, y + (c + d) * INPUT_SIZE)
         h, w, ch = frame_bgr.shape
-        # bilinear reads floor(p) and floor(p) + 1: one pixel of margin would do
+        # bilinear reads floor(p) and floor(p) + 1: one pixel of margin would do, two are kept
         x0, x1 = max(0, math.floor(min(xs)) - 2), min(w, math.ceil(max(xs)) + 3)
         y0, y1 = max(0, math.floor(min(ys)) - 2), min(h, math.ceil(max(ys)) + 3)
         if x1 > x0 and y1 > y0 and (y1 - y0) * (x1 - x0) * ch <= scratch.size:
