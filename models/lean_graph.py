@@ -238,38 +238,35 @@ def _assembly(gb: GraphBuilder, mesh_flat: str, affine: str | None, points: str 
     code after the 33 ms between webcam frames) against ~2 us for a node in the session already running.
     """
     i64 = np.int64
+
+    def part(x: str, starts: list[int], ends: list[int], axes: list[int], hint: str | None = None) -> str:
+        return gb.op("Slice", [x, *(gb.const(v, dtype=i64) for v in (starts, ends, axes))], hint)
+
     mesh3 = gb.op("Reshape", [mesh_flat, gb.const([0, 468, 3], dtype=i64)], "lm_mesh3")
-    lin = gb.op("Slice", [frame_affine, gb.const([0], dtype=i64), gb.const([3], dtype=i64), gb.const([1], dtype=i64)])
-    shift = gb.op("Slice", [frame_affine, gb.const([3], dtype=i64), gb.const([4], dtype=i64),
-                            gb.const([1], dtype=i64)])
-    mesh_px = gb.op("Add", [gb.op("MatMul", [mesh3, lin]), shift], "lm_mesh_px")  # [N,468,3]
+    mesh_px = gb.op("Add", [gb.op("MatMul", [mesh3, part(frame_affine, [0], [3], [1])]),
+                            part(frame_affine, [3], [4], [1])], "lm_mesh_px")  # [N,468,3]
     targets = head_landmarks(topology)
     xy_index = np.arange(478, dtype=i64)  # row of [mesh 468 | heads' points] each landmark's x, y come from
     z_index = np.arange(478, dtype=i64)  # row of [mesh 468 | irises] its z comes from
     missing = np.zeros((478, 3), np.float32)
     missing[468:] = np.nan  # irises not computed
     xy_index[468:] = z_index[468:] = 0
-    sources_xy, sources_z = [gb.op("Slice", [mesh_px, *(gb.const([v], dtype=i64) for v in (0, 2, 2))])], \
-        [gb.op("Slice", [mesh_px, *(gb.const([v], dtype=i64) for v in (2, 3, 2))], "lm_mesh_z")]
+    sources_xy, sources_z = [part(mesh_px, [0], [2], [2])], [part(mesh_px, [2], [3], [2], "lm_mesh_z")]
     if layout.heads:
         h, per = len(layout.heads), layout.points // 2
         stem_of_head = np.array([layout.stems.index(HEAD_STEM[n]) for n in layout.heads], i64)
         x = affine if list(stem_of_head) == list(range(len(layout.stems))) else \
             gb.op("Gather", [affine, gb.const(stem_of_head)], axis=1)  # [N,H,3,2]
         x = gb.op("Mul", [x, gb.const(np.array([[1.0], [1.0], [4.0]], np.float32))])  # rows p_x, p_y, 4 shift
-        lin2 = gb.op("Slice", [frame_affine, gb.const([0, 0], dtype=i64), gb.const([2, 2], dtype=i64),
-                               gb.const([1, 2], dtype=i64)])
-        lin2 = gb.op("Unsqueeze", [lin2, gb.const([1], dtype=i64)])  # [N,1,2,2]
-        shift2 = gb.op("Slice", [frame_affine, gb.const([3, 0], dtype=i64), gb.const([4, 2], dtype=i64),
-                                 gb.const([1, 2], dtype=i64)])
-        shift2 = gb.op("Unsqueeze", [shift2, gb.const([1], dtype=i64)])  # [N,1,1,2]
-        head_lin = gb.op("MatMul", [gb.op("Slice", [x, *(gb.const([v], dtype=i64) for v in (0, 2, 2))]), lin2])
-        head_shift = gb.op("Add", [gb.op("MatMul", [gb.op("Slice", [x, *(gb.const([v], dtype=i64)
-                                                                       for v in (2, 3, 2))]), lin2]), shift2])
+        lin2 = gb.op("Unsqueeze", [part(frame_affine, [0, 0], [2, 2], [1, 2]), gb.const([1], dtype=i64)])  # [N,1,2,2]
+        shift2 = gb.op("Unsqueeze", [part(frame_affine, [3, 0], [4, 2], [1, 2]), gb.const([1], dtype=i64)])
+        head_lin = gb.op("MatMul", [part(x, [0], [2], [2]), lin2])
+        head_shift = gb.op("Add", [gb.op("MatMul", [part(x, [2], [3], [2]), lin2]), shift2])  # [N,H,1,2]
         raw = gb.op("Reshape", [points, gb.const([0, h, per, 2], dtype=i64)], "lm_head_raw")
         head_px = gb.op("Add", [gb.op("MatMul", [raw, head_lin]), head_shift])  # [N,H,per,2]
         sources_xy.append(gb.op("Reshape", [head_px, gb.const([0, h * per, 2], dtype=i64)], "lm_heads_px"))
-        irises = [n for n in layout.heads if n in iris_z_sources(topology)]
+        iris_sources = iris_z_sources(topology)
+        irises = [n for n in layout.heads if n in iris_sources]
         for j, name in enumerate(layout.heads):
             rows = np.asarray(targets[name], i64)
             xy_index[rows] = 468 + j * per + np.arange(len(rows))
@@ -277,7 +274,7 @@ def _assembly(gb: GraphBuilder, mesh_flat: str, affine: str | None, points: str 
                 z_index[rows] = 468 + irises.index(name)
                 missing[rows] = 0.0
         if irises:
-            z_from = np.array([iris_z_sources(topology)[n] for n in irises], i64)  # [I,16]
+            z_from = np.array([iris_sources[n] for n in irises], i64)  # [I,16]
             contour_z = gb.op("Gather", [sources_z[0], gb.const(z_from)], axis=1)  # [N,I,16,1]
             sources_z.append(gb.op("ReduceMean", [contour_z, gb.const([2], dtype=i64)], "lm_iris_z", keepdims=0))
     xy = sources_xy[0] if len(sources_xy) == 1 else gb.op("Concat", sources_xy, axis=1)
