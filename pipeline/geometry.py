@@ -6,6 +6,7 @@ radians, positive = clockwise on screen (image y points down); a rect's width/he
 from __future__ import annotations
 
 import math
+import struct
 from dataclasses import dataclass
 
 import cv2
@@ -75,7 +76,80 @@ def crop_inverse_matrix(rect: RotatedRect, out_w: int, out_h: int) -> np.ndarray
     inverted as warpAffine inverts it, so warping with either gives the same pixels. (A float64 closed form from
     the rect moved shared photos' landmarks by up to 0.55 px through the detector's crop and 0.13 px through the
     mesh's: MediaPipe's corners are float32.)"""
-    return cv2.invertAffineTransform(crop_matrix(rect, out_w, out_h))
+    rows = crop_inverse_rows(rect, out_w, out_h)
+    return np.array(rows) if rows is not None else cv2.invertAffineTransform(crop_matrix(rect, out_w, out_h))
+
+
+_FLOAT32 = struct.Struct("f")
+
+
+def _f32(x: float) -> float:
+    return _FLOAT32.unpack(_FLOAT32.pack(x))[0]
+
+
+def _box_points_f32(rect: RotatedRect) -> tuple[tuple[float, float], ...]:
+    """cv2.boxPoints' first three corners, computed as OpenCV computes them (in float32, operation by operation)."""
+    cx, cy, w, h = _f32(rect.center_x), _f32(rect.center_y), _f32(rect.width), _f32(rect.height)
+    angle = _f32(math.degrees(rect.rotation)) * math.pi / 180.0
+    b, a = _f32(_f32(math.cos(angle)) * 0.5), _f32(_f32(math.sin(angle)) * 0.5)
+    x0, y0 = _f32(_f32(cx - _f32(a * h)) - _f32(b * w)), _f32(_f32(cy + _f32(b * h)) - _f32(a * w))
+    x1, y1 = _f32(_f32(cx + _f32(a * h)) - _f32(b * w)), _f32(_f32(cy - _f32(b * h)) - _f32(a * w))
+    return (x0, y0), (x1, y1), (_f32(2 * cx - x0), _f32(2 * cy - y0))
+
+
+def _lu_solve3(rows: list[list[float]], rhs: list[float]) -> list[float] | None:
+    """OpenCV's small-matrix LU solve (hal::LU64f: partial pivoting, the first of equal pivots), operation by
+    operation, on a 3x3 system; None where OpenCV would find it singular."""
+    for i in range(3):
+        k = i
+        for j in range(i + 1, 3):
+            if abs(rows[j][i]) > abs(rows[k][i]):
+                k = j
+        if not abs(rows[k][i]) >= 2.220446049250313e-14:  # DBL_EPSILON * 100 (NaN too)
+            return None
+        if k != i:
+            rows[i], rows[k] = rows[k], rows[i]
+            rhs[i], rhs[k] = rhs[k], rhs[i]
+        pivot = rows[i]
+        d = -1 / pivot[i]
+        for j in range(i + 1, 3):
+            row = rows[j]
+            alpha = row[i] * d
+            for c in range(i + 1, 3):
+                row[c] += alpha * pivot[c]
+            rhs[j] += alpha * rhs[i]
+    for i in (2, 1, 0):
+        s = rhs[i]
+        for c in range(i + 1, 3):
+            s -= rows[i][c] * rhs[c]
+        rhs[i] = s / rows[i][i]
+    return rhs
+
+
+def crop_inverse_rows(rect: RotatedRect, out_w: int, out_h: int) -> tuple[tuple[float, float, float], ...] | None:
+    """``crop_inverse_matrix`` as two rows of plain floats, bit for bit OpenCV's (getAffineTransform's 6x6 LU
+    solve on the float32 corners, then invertAffineTransform), without calling it: a webcam frame's first call
+    of each OpenCV or numpy function costs tens of microseconds (caches cold after the 33 ms wait), these four
+    ~0.1 ms a frame. None where OpenCV's solve would fail (a degenerate or non-finite rect).
+
+    getAffineTransform's 6x6 system is block-diagonal (rows (x, y, 1, 0, 0, 0) and (0, 0, 0, x, y, 1)): OpenCV's
+    elimination steps over the zero entries change nothing, and its pivoting takes the first block's rows in
+    corner order and the second's in the order corner 1, 0, 2 (the swaps of the first three steps leave them
+    so), so it is two 3x3 solves.
+    """
+    try:
+        (x0, y0), (x1, y1), (x2, y2) = _box_points_f32(rect)
+    except OverflowError:  # beyond float32
+        return None
+    row0 = _lu_solve3([[x0, y0, 1.0], [x1, y1, 1.0], [x2, y2, 1.0]], [0.0, 0.0, float(out_w)])
+    row1 = _lu_solve3([[x1, y1, 1.0], [x0, y0, 1.0], [x2, y2, 1.0]], [0.0, float(out_h), 0.0])
+    if row0 is None or row1 is None:
+        return None
+    (m0, m1, m2), (m3, m4, m5) = row0, row1
+    det = m0 * m4 - m1 * m3
+    det = 1.0 / det if det != 0 else 0.0
+    a11, a22, a12, a21 = m4 * det, m0 * det, -m1 * det, -m3 * det
+    return (a11, a12, -a11 * m2 - a12 * m5), (a21, a22, -a21 * m2 - a22 * m5)
 
 
 def warp_crop(image: np.ndarray, rect: RotatedRect, out_w: int, out_h: int, border: int,
@@ -131,13 +205,16 @@ def landmarks_to_rect(landmarks_px: np.ndarray, start: int = 33, end: int = 263,
     axes = np.array([[c, s], [-s, c]])  # rows: the bound's x and y axes in image pixels (as project_from_crop)
     # (2, N) rows are contiguous, so the reductions are fast; fmin/fmax skip NaN points (irises not computed)
     local = axes @ landmarks_px[:, :2].T
-    lo, hi = np.fmin.reduce(local, axis=1), np.fmax.reduce(local, axis=1)
-    if not np.isfinite(hi - lo).all():  # an infinite point: leave out every point not finite, as MediaPipe
+    (lo_x, lo_y), (hi_x, hi_y) = np.fmin.reduce(local, axis=1).tolist(), np.fmax.reduce(local, axis=1).tolist()
+    w, h = hi_x - lo_x, hi_y - lo_y
+    if not math.isfinite(w + h):  # an infinite point: leave out every point not finite, as MediaPipe
         with np.errstate(invalid="ignore"):
             local = np.where(np.isfinite(local).all(axis=0), local, np.nan)
-        lo, hi = np.fmin.reduce(local, axis=1), np.fmax.reduce(local, axis=1)
-    cx, cy = ((lo + hi) / 2 @ axes).tolist()
-    (w, h) = (hi - lo).tolist()
+        (lo_x, lo_y), (hi_x, hi_y) = np.fmin.reduce(local, axis=1).tolist(), np.fmax.reduce(local, axis=1).tolist()
+        w, h = hi_x - lo_x, hi_y - lo_y
+    # the bound's centre back in image axes, in plain floats (numpy calls are slow on a webcam frame)
+    mid_x, mid_y = (lo_x + hi_x) / 2, (lo_y + hi_y) / 2
+    cx, cy = mid_x * c + mid_y * -s, mid_x * s + mid_y * c
     return square_scaled_rect(cx, cy, w, h, rot, scale)
 
 

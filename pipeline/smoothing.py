@@ -290,7 +290,10 @@ class OneEuroLandmarks:
         d = self._shape[1]
         one = 3 * d
         mesh = self._state[:one + 1, :MESH_POINTS]
-        g = (mesh @ mesh.T).tolist()
+        # one row more on the left: ``mesh @ mesh.T`` is a BLAS syrk, which OpenBLAS splits over its threads at this
+        # size (waking them costs more than the product: 50-70 vs 27-38 us a frame); a gemm of this shape runs on
+        # the calling thread. The extra row of the Gram matrix is not read.
+        g = (self._state[:one + 2, :MESH_POINTS] @ mesh.T).tolist()
         # every mesh point finite in all three iff the squares' sums are (pixels never overflow)
         if math.isfinite(sum([g[i][i] for i in range(one)])):
             src_raw, dst = d * (1 + self._slot), d * (2 - self._slot)
@@ -384,7 +387,9 @@ class OneEuroLandmarks:
         return moved, restart
 
     # -- the filter --------------------------------------------------------------------------------------
-    def __call__(self, values: np.ndarray, timestamp_ms: float, object_scale: float) -> np.ndarray:
+    def __call__(self, values: np.ndarray, timestamp_ms: float, object_scale: float | None = None) -> np.ndarray:
+        """The smoothed (N, D) float32 value; ``object_scale``: the face's size in pixels (``object_scale``), None to
+        measure it here (the same value, from the filter's own contiguous copy: fewer, faster calls)."""
         values = np.asarray(values)
         if self._shape != values.shape:
             self._start(values, timestamp_ms)
@@ -394,7 +399,6 @@ class OneEuroLandmarks:
             return values.astype(np.float32)
         freq = 1.0 / dt_s
         self._frames += 1
-        face_px = max(object_scale, 1e-6)
         self._k_min = _alpha(self.min_cutoff, freq)
         self._a_d = _alpha(self.d_cutoff, freq)
         self._switch = min(dt_s / MOVE_SWITCH_S, 0.5)
@@ -411,6 +415,15 @@ class OneEuroLandmarks:
         self._live = MESH_POINTS if dead_tail and self._dead_tail else n
         if self._live < n:
             finite = True
+        if object_scale is None and d >= 2:
+            # the mesh points when irises are off (as ``object_scale``); NaN anywhere else: its slow path
+            rows = raw_new[:2, :self._live]
+            (lo_x, lo_y), (hi_x, hi_y) = (np.minimum.reduce(rows, axis=1).tolist(),
+                                          np.maximum.reduce(rows, axis=1).tolist())
+            object_scale = (hi_x - lo_x + hi_y - lo_y) / 2
+        if object_scale is None or not math.isfinite(object_scale):
+            object_scale = _object_scale(values)
+        face_px = max(object_scale, 1e-6)
         # alpha = cutoff / (cutoff + freq / 2 pi), cutoff = min_cutoff + beta |speed|: output = base + alpha
         # residual = (base + residual) - residual c / (cutoff + c), c = freq / 2 pi; with beta > 0 and after the
         # start-up (below) the residual is scaled by c / beta in the product, and the division is by |speed| +
@@ -490,3 +503,6 @@ def object_scale(landmarks_px: np.ndarray) -> float:
         if math.isnan(lo_x):  # no such point
             return 1.0
     return float((hi_x - lo_x + hi_y - lo_y) / 2)
+
+
+_object_scale = object_scale  # for OneEuroLandmarks.__call__, whose argument has the name

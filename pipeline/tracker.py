@@ -17,7 +17,7 @@ from pipeline.config import PipelineConfig
 from pipeline.detector import FaceDetector, detection_to_roi
 from pipeline.geometry import RotatedRect, blend_rects, face_rotation, landmarks_to_rect
 from pipeline.mesh import FaceMesh
-from pipeline.smoothing import OneEuroLandmarks, object_scale
+from pipeline.smoothing import OneEuroLandmarks
 from pipeline.types import TrackedFace, frozen_array
 
 ASSOCIATION_IOU = 0.5
@@ -161,7 +161,7 @@ class MultiFaceTracker:
                 continue
             t0 = time.perf_counter()
             if stabilise:
-                shown = t.smoother(raw, timestamp_ms, object_scale(raw))
+                shown = t.smoother(raw, timestamp_ms)  # the face's size measured in the filter
             else:
                 t.smoother.reset()  # so turning smoothing back on does not pull towards stale values
                 shown = raw

@@ -106,19 +106,27 @@ def test_provider_switch_keeps_the_event_loop_responsive(qapp, window_factory, m
     timer.start()
     wait(qapp, 2.0)  # the same window playing, no switch: how noisy this machine's scheduling is right now
     baseline_ms = np.diff(ticks).max() * 1000
-    ticks.clear()
     combo = window.settings_panel.widgets["provider"]
-    for i, provider in enumerate(("auto", "cpu")):
-        activate(combo, provider)
-        assert wait_for(qapp, lambda i=i: tracker.reloads >= reloads0 + i + 1, 20), provider
-        frames_after(qapp, window, 5)
-    timer.stop()
-    gaps_ms = np.diff(ticks) * 1000
-    print(f"\nevent loop during cpu->auto->cpu: {len(ticks)} ticks, median gap {np.median(gaps_ms):.1f} ms, "
-          f"max {gaps_ms.max():.1f} ms (same window playing without a switch: max {baseline_ms:.1f} ms)")
+    bound_ms = max(100.0, 1.5 * baseline_ms + 20)
     # < 100 ms; on a machine so overloaded that playback alone stalls the loop longer than that, the switch
-    # must at least add nothing of its own (a model load on the GUI thread stalls it for over a second)
-    assert gaps_ms.max() < max(100.0, 1.5 * baseline_ms + 20)
+    # must at least add nothing of its own (a model load on the GUI thread stalls it for over a second, on every
+    # switch). A shared VM can stall any process once for ~130 ms (seen once in a full test run): a second try decides.
+    worst = []
+    for attempt in range(2):
+        ticks.clear()
+        for i, provider in enumerate(("auto", "cpu")):
+            activate(combo, provider)
+            done = reloads0 + 2 * attempt + i + 1
+            assert wait_for(qapp, lambda done=done: tracker.reloads >= done, 20), provider
+            frames_after(qapp, window, 5)
+        gaps_ms = np.diff(ticks) * 1000
+        worst.append(gaps_ms.max())
+        print(f"\nevent loop during cpu->auto->cpu: {len(ticks)} ticks, median gap {np.median(gaps_ms):.1f} ms, "
+              f"max {gaps_ms.max():.1f} ms (same window playing without a switch: max {baseline_ms:.1f} ms)")
+        if worst[-1] < bound_ms:
+            break
+    timer.stop()
+    assert min(worst) < bound_ms, worst
     assert window.live.tracker is tracker and tracker.config.provider == "cpu"
     assert threads and not any(threads), "sessions were built on the GUI thread"
     assert "CPU" in window.settings_panel.provider_label.text()

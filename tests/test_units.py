@@ -102,6 +102,33 @@ def test_projection_inverts_the_crop():
     np.testing.assert_allclose(corner, roi.corners()[1], atol=1e-3)  # crop (0,0) is boxPoints' top-left
 
 
+def test_the_crop_matrix_without_opencv_is_opencvs_bit_for_bit():
+    """crop_inverse_rows replays getAffineTransform + invertAffineTransform in plain floats: warpAffine rounds the
+    matrix to fixed point, where a last-bit difference moves ~1 crop in 6 by a level, so only equality will do."""
+    import cv2
+
+    from pipeline.geometry import crop_inverse_rows
+    rng = np.random.default_rng(7)
+    dst = np.array([[0, 192], [0, 0], [192, 0]], np.float32)
+    rects = [RotatedRect(100.0, 100.0, 50.0, 50.0, 0.0), RotatedRect(0.0, 0.0, 1.0, 1.0, math.pi / 2),
+             RotatedRect(640.5, 360.25, 300.0, 300.0, -math.pi), RotatedRect(10.0, 20.0, 30.0, 40.0, math.pi / 4)]
+    for i in range(3000):
+        side = float(rng.uniform(0.5, 4000))
+        turn = float(rng.uniform(-7, 7)) if i % 4 else float(rng.integers(-4, 5)) * math.pi / 2
+        centre = rng.uniform(-2000, 4000, 2)
+        if i % 3 == 0:  # whole pixels, where ties in the solver's pivoting are likely
+            centre, side = np.round(centre), float(round(side) or 1)
+        height = side * float(rng.uniform(0.5, 2)) if i % 5 == 0 else side
+        rects.append(RotatedRect(float(centre[0]), float(centre[1]), side, height, turn))
+    for r in rects:
+        want = cv2.invertAffineTransform(cv2.getAffineTransform(r.corners()[:3], dst))
+        got = crop_inverse_rows(r, 192, 192)
+        assert got is not None and np.array_equal(np.array(got), want), r
+    assert crop_inverse_rows(RotatedRect(5.0, 5.0, 0.0, 0.0, 0.0), 192, 192) is None  # singular: OpenCV decides
+    assert crop_inverse_rows(RotatedRect(math.nan, 5.0, 10.0, 10.0, 0.0), 192, 192) is None
+    assert crop_inverse_rows(RotatedRect(1e300, 5.0, 10.0, 10.0, 0.0), 192, 192) is None  # beyond float32
+
+
 def _shape(rng):
     pts = np.zeros((478, 3))
     pts[:, :2] = rng.uniform(-75, 75, (478, 2)) + 300
