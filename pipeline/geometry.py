@@ -80,69 +80,70 @@ def crop_inverse_matrix(rect: RotatedRect, out_w: int, out_h: int) -> np.ndarray
     return np.array(rows) if rows is not None else cv2.invertAffineTransform(crop_matrix(rect, out_w, out_h))
 
 
-_FLOAT32 = struct.Struct("f")
+_F2, _F4, _F5 = struct.Struct("2f"), struct.Struct("4f"), struct.Struct("5f")  # float32 rounding, several at once
+_LU_EPS = 2.220446049250313e-14  # OpenCV's LU64f: DBL_EPSILON * 100
 
 
-def _f32(x: float) -> float:
-    return _FLOAT32.unpack(_FLOAT32.pack(x))[0]
-
-
-def _box_points_f32(rect: RotatedRect) -> tuple[tuple[float, float], ...]:
-    """cv2.boxPoints' first three corners, computed as OpenCV computes them (in float32, operation by operation)."""
-    cx, cy, w, h = _f32(rect.center_x), _f32(rect.center_y), _f32(rect.width), _f32(rect.height)
-    angle = _f32(math.degrees(rect.rotation)) * math.pi / 180.0
-    b, a = _f32(_f32(math.cos(angle)) * 0.5), _f32(_f32(math.sin(angle)) * 0.5)
-    x0, y0 = _f32(_f32(cx - _f32(a * h)) - _f32(b * w)), _f32(_f32(cy + _f32(b * h)) - _f32(a * w))
-    x1, y1 = _f32(_f32(cx + _f32(a * h)) - _f32(b * w)), _f32(_f32(cy - _f32(b * h)) - _f32(a * w))
-    return (x0, y0), (x1, y1), (_f32(2 * cx - x0), _f32(2 * cy - y0))
-
-
-def _lu_solve3(rows: list[list[float]], rhs: list[float]) -> list[float] | None:
-    """OpenCV's small-matrix LU solve (hal::LU64f: partial pivoting, the first of equal pivots), operation by
-    operation, on a 3x3 system; None where OpenCV would find it singular."""
-    for i in range(3):
-        k = i
-        for j in range(i + 1, 3):
-            if abs(rows[j][i]) > abs(rows[k][i]):
-                k = j
-        if not abs(rows[k][i]) >= 2.220446049250313e-14:  # DBL_EPSILON * 100 (NaN too)
-            return None
-        if k != i:
-            rows[i], rows[k] = rows[k], rows[i]
-            rhs[i], rhs[k] = rhs[k], rhs[i]
-        pivot = rows[i]
-        d = -1 / pivot[i]
-        for j in range(i + 1, 3):
-            row = rows[j]
-            alpha = row[i] * d
-            for c in range(i + 1, 3):
-                row[c] += alpha * pivot[c]
-            rhs[j] += alpha * rhs[i]
-    for i in (2, 1, 0):
-        s = rhs[i]
-        for c in range(i + 1, 3):
-            s -= rows[i][c] * rhs[c]
-        rhs[i] = s / rows[i][i]
-    return rhs
+def _solve3(p0: float, q0: float, p1: float, q1: float, p2: float, q2: float, b0: float, b1: float, b2: float):
+    """OpenCV's small-matrix LU solve (hal::LU64f: partial pivoting, the first of equal pivots), unrolled for
+    rows (p, q, 1) in this order and right-hand side b: (x0, x1, x2), or None where OpenCV finds it singular."""
+    r0, r1, r2 = (p0, q0, 1.0, b0), (p1, q1, 1.0, b1), (p2, q2, 1.0, b2)
+    if abs(r1[0]) > abs(r0[0]):
+        if abs(r2[0]) > abs(r1[0]):
+            r0, r2 = r2, r0
+        else:
+            r0, r1 = r1, r0
+    elif abs(r2[0]) > abs(r0[0]):
+        r0, r2 = r2, r0
+    a00, a01, a02, c0 = r0
+    if not abs(a00) >= _LU_EPS:  # NaN too
+        return None
+    d = -1 / a00
+    alpha = r1[0] * d
+    a11, a12, c1 = r1[1] + alpha * a01, r1[2] + alpha * a02, r1[3] + alpha * c0
+    alpha = r2[0] * d
+    a21, a22, c2 = r2[1] + alpha * a01, r2[2] + alpha * a02, r2[3] + alpha * c0
+    if abs(a21) > abs(a11):
+        a11, a12, c1, a21, a22, c2 = a21, a22, c2, a11, a12, c1
+    if not abs(a11) >= _LU_EPS:
+        return None
+    alpha = a21 * (-1 / a11)
+    a22, c2 = a22 + alpha * a12, c2 + alpha * c1
+    if not abs(a22) >= _LU_EPS:
+        return None
+    x2 = c2 / a22
+    x1 = (c1 - a12 * x2) / a11
+    return (c0 - a01 * x1 - a02 * x2) / a00, x1, x2
 
 
 def crop_inverse_rows(rect: RotatedRect, out_w: int, out_h: int) -> tuple[tuple[float, float, float], ...] | None:
-    """``crop_inverse_matrix`` as two rows of plain floats, bit for bit OpenCV's (getAffineTransform's 6x6 LU
-    solve on the float32 corners, then invertAffineTransform), without calling it: a webcam frame's first call
-    of each OpenCV or numpy function costs tens of microseconds (caches cold after the 33 ms wait), these four
-    ~0.1 ms a frame. None where OpenCV's solve would fail (a degenerate or non-finite rect).
+    """``crop_inverse_matrix`` as two rows of plain floats, bit for bit OpenCV's (cv2.boxPoints' float32 corners,
+    getAffineTransform's 6x6 LU solve, invertAffineTransform), without calling OpenCV: a webcam frame's first call
+    of each OpenCV or numpy function costs tens of microseconds (caches cold after the 33 ms wait); these four
+    took ~0.1 ms a frame after MediaPipe's run, this ~40 us. None where OpenCV's solve would fail (a degenerate or
+    non-finite rect) or the rect is beyond float32.
 
-    getAffineTransform's 6x6 system is block-diagonal (rows (x, y, 1, 0, 0, 0) and (0, 0, 0, x, y, 1)): OpenCV's
-    elimination steps over the zero entries change nothing, and its pivoting takes the first block's rows in
-    corner order and the second's in the order corner 1, 0, 2 (the swaps of the first three steps leave them
-    so), so it is two 3x3 solves.
+    The corners are computed as boxPoints computes them, each operation rounded to float32. getAffineTransform's
+    6x6 system is block-diagonal (rows (x, y, 1, 0, 0, 0) and (0, 0, 0, x, y, 1)): OpenCV's elimination steps
+    over the zero entries change nothing, and its pivoting takes the first block's rows in corner order and the
+    second's in the order corner 1, 0, 2 (the swaps of the first three steps leave them so), so it is two 3x3
+    solves.
     """
     try:
-        (x0, y0), (x1, y1), (x2, y2) = _box_points_f32(rect)
-    except OverflowError:  # beyond float32
+        cx, cy, w, h, degrees = _F5.unpack(_F5.pack(rect.center_x, rect.center_y, rect.width, rect.height,
+                                                    math.degrees(rect.rotation)))
+    except OverflowError:
         return None
-    row0 = _lu_solve3([[x0, y0, 1.0], [x1, y1, 1.0], [x2, y2, 1.0]], [0.0, 0.0, float(out_w)])
-    row1 = _lu_solve3([[x1, y1, 1.0], [x0, y0, 1.0], [x2, y2, 1.0]], [0.0, float(out_h), 0.0])
+    angle = degrees * math.pi / 180.0
+    cos_a, sin_a = _F2.unpack(_F2.pack(math.cos(angle), math.sin(angle)))
+    b, a = _F2.unpack(_F2.pack(cos_a * 0.5, sin_a * 0.5))
+    ah, bw, bh, aw = _F4.unpack(_F4.pack(a * h, b * w, b * h, a * w))
+    t0, t1, t2, t3 = _F4.unpack(_F4.pack(cx - ah, cy + bh, cx + ah, cy - bh))
+    x0, y0, x1, y1 = _F4.unpack(_F4.pack(t0 - bw, t1 - aw, t2 - bw, t3 - aw))
+    x2, y2 = _F2.unpack(_F2.pack(2 * cx - x0, 2 * cy - y0))
+    # the corners go to crop (0, out_h), (0, 0), (out_w, 0)
+    row0 = _solve3(x0, y0, x1, y1, x2, y2, 0.0, 0.0, float(out_w))
+    row1 = _solve3(x1, y1, x0, y0, x2, y2, 0.0, float(out_h), 0.0)
     if row0 is None or row1 is None:
         return None
     (m0, m1, m2), (m3, m4, m5) = row0, row1

@@ -284,16 +284,20 @@ class OneEuroLandmarks:
         shift = centre @ a.T + t - centre
         return s, centre, shift, math.atan2(a[1, 0], a[0, 0])
 
-    def _fits(self, values: np.ndarray):
+    def _fits(self, values: np.ndarray, finite: bool):
         """The pose fits of the last output and of the last raw value onto ``values`` (N, D) (the other raw
-        slot) over the mesh points."""
+        slot) over the mesh points; ``finite``: all three are (else infinities may make NaN sums, unreported)."""
         d = self._shape[1]
         one = 3 * d
         mesh = self._state[:one + 1, :MESH_POINTS]
         # one row more on the left: ``mesh @ mesh.T`` is a BLAS syrk, which OpenBLAS splits over its threads at this
         # size (waking them costs more than the product: 50-70 vs 27-38 us a frame); a gemm of this shape runs on
         # the calling thread. The extra row of the Gram matrix is not read.
-        g = (self._state[:one + 2, :MESH_POINTS] @ mesh.T).tolist()
+        if finite:
+            g = (self._state[:one + 2, :MESH_POINTS] @ mesh.T).tolist()
+        else:
+            with np.errstate(invalid="ignore", over="ignore"):
+                g = (self._state[:one + 2, :MESH_POINTS] @ mesh.T).tolist()
         # every mesh point finite in all three iff the squares' sums are (pixels never overflow)
         if math.isfinite(sum([g[i][i] for i in range(one)])):
             src_raw, dst = d * (1 + self._slot), d * (2 - self._slot)
@@ -306,7 +310,7 @@ class OneEuroLandmarks:
     def _rigid(self, values: np.ndarray, face_px: float, finite: bool):
         """The move product for the pose fits of the last output and raw value onto ``values`` (N, D), after
         the pose gate (see ``_move``), or None when the mesh is incomplete."""
-        out_fit, raw_fit = self._fits(values)
+        out_fit, raw_fit = self._fits(values, finite)
         if out_fit is None or raw_fit is None:
             return None
         # the step in pixels at the face's rim (shift; angle and log zoom times half the face size), in
@@ -404,23 +408,30 @@ class OneEuroLandmarks:
         self._switch = min(dt_s / MOVE_SWITCH_S, 0.5)
         n, d = values.shape
         state = self._state
-        finite_now = math.isfinite(values.sum())  # summed before the copy: a contiguous sum is faster
         new_slot = 1 - self._slot
         raw_new = state[d * (1 + new_slot):d * (2 + new_slot)]
         raw_new[...] = values.T  # float64 from here on
-        finite = finite_now and self._finite  # then the moved copies are finite too: nothing restarts
+        # each coordinate's least and greatest value (over the mesh points alone when the last value's irises were
+        # off): whether the value is finite, and the face's size, from the same two calls
+        head = MESH_POINTS if self._dead_tail else n
+        rows = raw_new[:, :head]
+        lo, hi = np.minimum.reduce(rows, axis=1).tolist(), np.maximum.reduce(rows, axis=1).tolist()
+        head_finite = math.isfinite(sum(lo) + sum(hi))  # min and max propagate NaN and keep +-inf
         # irises off: the points after the mesh are NaN in this and the last value, so they restart (NaN in, NaN
         # out, the output and the noise estimate NaN, the speed 0, as they are): leave them out of the work
-        dead_tail = not finite_now and self._tail_is_dead(values)
+        if head == n:
+            finite_now = head_finite
+            dead_tail = not finite_now and self._tail_is_dead(values)
+        else:  # still off when every point after the mesh is NaN (fmax skips NaN)
+            tail_nan = math.isnan(np.fmax.reduce(values[MESH_POINTS:], axis=None))
+            dead_tail = head_finite and tail_nan and self._groups_in_mesh
+            finite_now = head_finite and not tail_nan and math.isfinite(values[MESH_POINTS:].sum())
+        finite = finite_now and self._finite  # then the moved copies are finite too: nothing restarts
         self._live = MESH_POINTS if dead_tail and self._dead_tail else n
         if self._live < n:
             finite = True
-        if object_scale is None and d >= 2:
-            # the mesh points when irises are off (as ``object_scale``); NaN anywhere else: its slow path
-            rows = raw_new[:2, :self._live]
-            (lo_x, lo_y), (hi_x, hi_y) = (np.minimum.reduce(rows, axis=1).tolist(),
-                                          np.maximum.reduce(rows, axis=1).tolist())
-            object_scale = (hi_x - lo_x + hi_y - lo_y) / 2
+        if object_scale is None and d >= 2 and head_finite and self._live == head:
+            object_scale = (hi[0] - lo[0] + hi[1] - lo[1]) / 2  # as ``object_scale`` (the mesh points: irises off)
         if object_scale is None or not math.isfinite(object_scale):
             object_scale = _object_scale(values)
         face_px = max(object_scale, 1e-6)

@@ -17,7 +17,7 @@ class GeneralPathSmoother(OneEuroLandmarks):
     """The same filter forced onto its general path: both pose fits through geometry.similarity_transform on
     the finite points (centred, masked), and the restart masks computed and applied."""
 
-    def _fits(self, values):
+    def _fits(self, values, finite):
         mesh = slice(0, 468)
         return self._fit(self._x[mesh, :2], values[mesh, :2]), self._fit(self._raw[mesh, :2], values[mesh, :2])
 
