@@ -15,11 +15,11 @@ from pipeline.smoothing import DEFAULT_BETA, DEFAULT_D_CUTOFF, DEFAULT_MIN_CUTOF
 # Submodel presets as the user sees them (models.variants.PRESETS holds the sets). Measured by `meshcam bench`
 # (1 face, smoothing on, interleaved with MediaPipe on the same frames; accuracy on 8 shared photos).
 PRESET_HELP = {
-    "full": "every submodel: lips, eyes, irises (3.9 ms a frame on 2 cores, 0.82x MediaPipe's; its refined output "
-            "to 0.01 % IOD)",
-    "balanced": "lips only, no eye refinement or irises (3.5 ms, 0.71x MediaPipe's; 0.34 % IOD from its refined "
-                "output)",
-    "fast": "the mesh alone, no irises (2.2-2.7 ms, 0.60x MediaPipe's; 0.79 % IOD from its refined output)",
+    "full": "every submodel: lips, eyes, irises (3.0-3.3 ms a frame on 2 cores, 0.77-0.81x MediaPipe's; its refined "
+            "output to 0.01 % IOD)",
+    "balanced": "lips only, no eye refinement or irises (2.9-3.2 ms, 0.69-0.72x MediaPipe's; 0.34 % IOD from its "
+                "refined output)",
+    "fast": "the mesh alone, no irises (2.3-2.9 ms, 0.57-0.59x MediaPipe's; 0.79 % IOD from its refined output)",
 }
 DETECTORS = ("short", "full")  # BlazeFace short range (faces >= ~1/8 of the frame) / full range (sparse)
 QUALITIES = ("live", "best")  # best: offline zero-lag smoothing + flip test-time augmentation (files only)
