@@ -309,6 +309,8 @@ def bench_batch(size: BenchSize, frames_by_faces: dict[int, list[np.ndarray]]) -
         pairs = [(fr, r) for fr, r in zip(frames, rois) if len(r) == faces]
         if pairs:
             configs += [(faces, subs, pairs) for subs in (Submodels.ALL, Submodels.NONE)]
+    if not configs:
+        return []
     mesh = _TRACKER.mesh  # one process-wide tracker (Meshcam): the same sessions for every face count
     per_face = {k[:2]: [] for k in configs}
     cpu = {k[:2]: [] for k in configs}

@@ -120,8 +120,8 @@ def crop_inverse_rows(rect: RotatedRect, out_w: int, out_h: int) -> tuple[tuple[
     """``crop_inverse_matrix`` as two rows of plain floats, bit for bit OpenCV's (cv2.boxPoints' float32 corners,
     getAffineTransform's 6x6 LU solve, invertAffineTransform), without calling OpenCV: a webcam frame's first call
     of each OpenCV or numpy function costs tens of microseconds (caches cold after the 33 ms wait); these four
-    took ~0.1 ms a frame after MediaPipe's run, this ~40 us. None where OpenCV's solve would fail (a degenerate or
-    non-finite rect) or the rect is beyond float32.
+    took ~0.1 ms a frame after MediaPipe's run, this ~40 us. None where OpenCV's solve would fail (a degenerate
+    rect), for a rect that is not finite or lies beyond 1e30 pixels: the caller then asks OpenCV.
 
     The corners are computed as boxPoints computes them, each operation rounded to float32. getAffineTransform's
     6x6 system is block-diagonal (rows (x, y, 1, 0, 0, 0) and (0, 0, 0, x, y, 1)): OpenCV's elimination steps
@@ -129,11 +129,11 @@ def crop_inverse_rows(rect: RotatedRect, out_w: int, out_h: int) -> tuple[tuple[
     second's in the order corner 1, 0, 2 (the swaps of the first three steps leave them so), so it is two 3x3
     solves.
     """
-    try:
-        cx, cy, w, h, degrees = _F5.unpack(_F5.pack(rect.center_x, rect.center_y, rect.width, rect.height,
-                                                    math.degrees(rect.rotation)))
-    except OverflowError:
-        return None
+    if not (abs(rect.center_x) + abs(rect.center_y) + abs(rect.width) + abs(rect.height) < 1e30
+            and abs(rect.rotation) < 1e6):
+        return None  # not finite, or far beyond any frame (where boxPoints' float32 overflows): OpenCV decides
+    cx, cy, w, h, degrees = _F5.unpack(_F5.pack(rect.center_x, rect.center_y, rect.width, rect.height,
+                                                math.degrees(rect.rotation)))
     angle = degrees * math.pi / 180.0
     cos_a, sin_a = _F2.unpack(_F2.pack(math.cos(angle), math.sin(angle)))
     b, a = _F2.unpack(_F2.pack(cos_a * 0.5, sin_a * 0.5))

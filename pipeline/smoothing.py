@@ -392,8 +392,9 @@ class OneEuroLandmarks:
 
     # -- the filter --------------------------------------------------------------------------------------
     def __call__(self, values: np.ndarray, timestamp_ms: float, object_scale: float | None = None) -> np.ndarray:
-        """The smoothed (N, D) float32 value; ``object_scale``: the face's size in pixels (``object_scale``), None to
-        measure it here (the same value, from the filter's own contiguous copy: fewer, faster calls)."""
+        """The smoothed (N, D) float32 value; ``object_scale``: the face's size in pixels (``object_scale``); None
+        (or not finite) to measure it here (the same value, from the filter's own contiguous copy: fewer, faster
+        calls)."""
         values = np.asarray(values)
         if self._shape != values.shape:
             self._start(values, timestamp_ms)

@@ -127,6 +127,8 @@ def test_the_crop_matrix_without_opencv_is_opencvs_bit_for_bit():
     assert crop_inverse_rows(RotatedRect(5.0, 5.0, 0.0, 0.0, 0.0), 192, 192) is None  # singular: OpenCV decides
     assert crop_inverse_rows(RotatedRect(math.nan, 5.0, 10.0, 10.0, 0.0), 192, 192) is None
     assert crop_inverse_rows(RotatedRect(1e300, 5.0, 10.0, 10.0, 0.0), 192, 192) is None  # beyond float32
+    assert crop_inverse_rows(RotatedRect(5.0, 5.0, 10.0, 10.0, math.inf), 192, 192) is None
+    assert crop_inverse_rows(RotatedRect(1.8e38, 0.0, 1e37, 1e37, 0.0), 192, 192) is None  # float32 overflows
 
 
 def _shape(rng):
