@@ -311,10 +311,10 @@ def bench_batch(size: BenchSize, frames_by_faces: dict[int, list[np.ndarray]]) -
             configs += [(faces, subs, pairs) for subs in (Submodels.ALL, Submodels.NONE)]
     if not configs:
         return []
-    mesh = _TRACKER.mesh  # one process-wide tracker (Meshcam): the same sessions for every face count
+    mesh = tracker.mesh  # Meshcam's one process-wide tracker: the same sessions for every face count
     per_face = {k[:2]: [] for k in configs}
     cpu = {k[:2]: [] for k in configs}
-    steps = max(len(c[2]) for c in configs) if configs else 0
+    steps = max(len(c[2]) for c in configs)
     for rep in range(3):
         for i in range(steps):
             turn = (i + rep) % len(configs)

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from models.variants import Layout, Submodels, head_landmarks, iris_z_sources
-from pipeline.geometry import RotatedRect, crop_inverse_matrix, crop_inverse_rows, warp_crop
+from pipeline.geometry import RotatedRect, crop_inverse_rows, crop_matrix, warp_crop
 from pipeline.types import NUM_LANDMARKS, MeshResult
 
 INPUT_SIZE = 192
@@ -42,8 +42,8 @@ def crop_into(frame_bgr: np.ndarray, roi: RotatedRect, out: np.ndarray, scratch:
     cache misses on nearly every source row, while the copy streams the rows in order.
     """
     rows = crop_inverse_rows(roi, INPUT_SIZE, INPUT_SIZE)  # plain floats (OpenCV's, bit for bit)
-    if rows is None:  # a degenerate or non-finite ROI: OpenCV's own matrix, warped directly
-        rows = crop_inverse_matrix(roi, INPUT_SIZE, INPUT_SIZE).tolist()
+    if rows is None:  # a degenerate, non-finite or far-off ROI: OpenCV's own matrix
+        rows = cv2.invertAffineTransform(crop_matrix(roi, INPUT_SIZE, INPUT_SIZE)).tolist()
     source = frame_bgr
     (a, b, x), (c, d, y) = rows
     if (scratch is not None and frame_bgr.ndim == 3 and frame_bgr.dtype == np.uint8 and frame_bgr.flags.c_contiguous

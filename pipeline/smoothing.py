@@ -31,6 +31,7 @@ are clipped at a few times the current estimate, so bursts of real motion barely
 """
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Sequence
 
@@ -293,11 +294,8 @@ class OneEuroLandmarks:
         # one row more on the left: ``mesh @ mesh.T`` is a BLAS syrk, which OpenBLAS splits over its threads at this
         # size (waking them costs more than the product: 50-70 vs 27-38 us a frame); a gemm of this shape runs on
         # the calling thread. The extra row of the Gram matrix is not read.
-        if finite:
+        with contextlib.nullcontext() if finite else np.errstate(invalid="ignore", over="ignore"):
             g = (self._state[:one + 2, :MESH_POINTS] @ mesh.T).tolist()
-        else:
-            with np.errstate(invalid="ignore", over="ignore"):
-                g = (self._state[:one + 2, :MESH_POINTS] @ mesh.T).tolist()
         # every mesh point finite in all three iff the squares' sums are (pixels never overflow)
         if math.isfinite(sum([g[i][i] for i in range(one)])):
             src_raw, dst = d * (1 + self._slot), d * (2 - self._slot)
