@@ -203,12 +203,14 @@ def bench_race(size: BenchSize, frames_by_faces: dict[int, list[np.ndarray]], su
                 times = race(frames, {"meshcam": ours, "mediapipe": mp}, paced, cpu)
                 a, b = _stats(times["meshcam"]), _stats(times["mediapipe"])
                 ca, cb = _stats(cpu["meshcam"]), _stats(cpu["mediapipe"])
+                stages = {k: float(np.median(v[-len(frames) + 5:])) for k, v in ours.stages.items()}
                 rows.append({"faces": faces, "smooth": smooth, "mode": "paced" if paced else "interleaved",
                              "meshcam": a, "mediapipe": b, "ratio": a["median_ms"] / b["median_ms"],
+                             "mesh_stage_ratio": stages["mesh"] / b["median_ms"],
                              "per_face_ms": {"meshcam": a["median_ms"] / faces, "mediapipe": b["median_ms"] / faces},
                              "ratio_p90": a["p90_ms"] / b["p90_ms"],
                              "cpu": {"meshcam": ca, "mediapipe": cb, "ratio": ca["median_ms"] / cb["median_ms"]},
-                             "stages_ms": {k: float(np.median(v[-len(frames) + 5:])) for k, v in ours.stages.items()},
+                             "stages_ms": stages,
                              "faces_found": {"meshcam": float(np.mean(ours.found[-len(frames):])),
                                              "mediapipe": float(np.mean(mp.found[-len(frames):]))},
                              "load_avg": [load0, os.getloadavg()[0]]})
@@ -275,6 +277,7 @@ def bench_presets(size: BenchSize, frames: list[np.ndarray]) -> list[dict]:
             a, b = _stats(times["meshcam"]), _stats(times["mediapipe"])
             row["paced" if paced else "interleaved"] = {
                 "meshcam": a, "mediapipe": b, "ratio": a["median_ms"] / b["median_ms"],
+                "mesh_stage_ratio": float(np.median(ours.stages["mesh"][-len(frames) + 5:])) / b["median_ms"],
                 "cpu_ratio": float(np.median(cpu["meshcam"][5:]) / np.median(cpu["mediapipe"][5:]))}
         errs, iris = [], []
         for img, ref in refs.values():
@@ -440,7 +443,7 @@ def run_bench(out: Path, size: BenchSize, quick: bool) -> dict:
         logging.getLogger(name).setLevel(logging.WARNING)
     t0 = time.perf_counter()
     results: dict = {"quick": quick, "started_utc": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-                     "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+                     "machine": machine_description(),
                      "load_avg": {"start": list(os.getloadavg())}, "sections": {}}
     try:
         prime_mediapipe_logs()
@@ -468,6 +471,22 @@ def run_bench(out: Path, size: BenchSize, quick: bool) -> dict:
     (out / "results.json").write_text(json.dumps(results, indent=1, default=_json_default))
     (out / "report.md").write_text(bench_report.report(results))
     return results
+
+
+def machine_description() -> str:
+    """The CPU the ratios were measured on: onnxruntime's kernels and MediaPipe's (XNNPACK) gain differently from
+    AVX-512, so the same code's ratio differs between machines (README, Benchmarks)."""
+    import onnxruntime
+    cpu, isa = platform.processor() or platform.machine(), ""
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+        cpu = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), cpu)
+        flags = set(next((line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")), ()))
+        isa = ("AVX-512" if "avx512f" in flags else "AVX2, no AVX-512" if "avx2" in flags else "no AVX2") + ", "
+    except OSError:  # not Linux: the processor name is all we have
+        pass
+    return (f"{cpu} ({isa}{platform.machine()}), {os.cpu_count()} cores, Python {platform.python_version()}, "
+            f"onnxruntime {onnxruntime.__version__}")
 
 
 def _json_default(value):

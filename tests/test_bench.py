@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import onnxruntime
 import pytest
 
 from tests.conftest import require_media
@@ -72,11 +73,15 @@ def test_bench_one_report_numbers_match_results_json(tmp_path, monkeypatch, caps
             assert float(cells[2]) == pytest.approx(r["ratio"], abs=0.006)
             assert _pair(cells[4]) == pytest.approx((r["per_face_ms"]["meshcam"], r["per_face_ms"]["mediapipe"]),
                                                     abs=0.006)
+            assert float(cells[7]) == pytest.approx(r["mesh_stage_ratio"], abs=0.006)
     for r in races:
         assert r["meshcam"]["frames"] == r["mediapipe"]["frames"] == 12 - 5
         assert r["ratio"] == pytest.approx(r["meshcam"]["median_ms"] / r["mediapipe"]["median_ms"])
         assert r["per_face_ms"]["meshcam"] == pytest.approx(r["meshcam"]["median_ms"] / r["faces"])
         assert r["faces_found"]["meshcam"] == pytest.approx(r["faces"], abs=0.3)  # the tiles really hold faces
+        # the mesh stage is part of every frame, so its median is at most the frame's: the floor under the ratio
+        assert 0 < r["mesh_stage_ratio"] <= r["ratio"]
+        assert r["mesh_stage_ratio"] == pytest.approx(r["stages_ms"]["mesh"] / r["mediapipe"]["median_ms"])
 
     # targets: judged from this run's numbers, printed as stored
     checks = [c for c in saved["checks"] if c["section"] == "speed"]
@@ -86,6 +91,7 @@ def test_bench_one_report_numbers_match_results_json(tmp_path, monkeypatch, caps
         assert c["value"] == row["ratio"] and c["met"] == (row["ratio"] <= c["limit"])
         assert f"{row['ratio']:.2f}×" in c["text"] and ("not met" in c["text"]) != c["met"]
         assert c["text"] in report and c["text"].replace("**", "") in printed
+        assert f"(the mesh stage alone: {row['mesh_stage_ratio']:.2f}×)" in c["text"]
 
     presets = {p["preset"]: p for p in saved["sections"]["speed"]["data"]["presets"]}
     assert set(presets) == {"full", "balanced", "fast"}
@@ -93,6 +99,9 @@ def test_bench_one_report_numbers_match_results_json(tmp_path, monkeypatch, caps
     assert fast_check["value"] == presets["fast"]["interleaved"]["ratio"] and fast_check["limit"] == 0.5
     assert four_faces_check["value"] is None and "not measured" in four_faces_check["text"]  # this run: 1, 2 faces
     assert presets["full"]["irises"] and not presets["fast"]["irises"]
+    modes = ("interleaved", "paced")
+    assert all(0 < p[m]["mesh_stage_ratio"] <= p[m]["ratio"] for p in presets.values() for m in modes)
+    assert f"onnxruntime {onnxruntime.__version__}" in saved["machine"] and saved["machine"] in report
     error = {k: p["error_vs_mediapipe_pct_iod"]["mean"] for k, p in presets.items()}
     assert 0 <= error["full"] < error["fast"]  # the refinements bring us closer to MediaPipe's refined output
     preset_rows = _table_rows(report, 1, first=presets.__contains__)
@@ -114,3 +123,18 @@ def test_plot_labels_are_cut_at_a_word_boundary_never_inside_the_extension():
     label = short_label("SadTalker_WDA_AlexandriaOcasioCortez_000.mp4", 24)
     assert label == "SadTalker_WDA…"
     assert ".mp" not in short_label("face_recognition_lin-manuel-miranda.png", 24)
+
+
+def test_model_profile_splits_the_model_by_kind_of_node():
+    require_media("photos", "face_recognition_obama.jpg")
+    from benchmarks.model_profile import profile
+    from benchmarks.reference import PHOTOS
+    r = profile("fast", runs=6, sleep_ms=0, image=str(PHOTOS / "face_recognition_obama.jpg"))
+    kinds = r["kinds"]
+    # every PReLU is two 1x1 depthwise passes (models/lean_graph.py): an even count, and the mesh has some
+    assert kinds["PReLU passes (1x1 depthwise)"]["nodes"] % 2 == 0 and kinds["PReLU passes (1x1 depthwise)"]["us"] > 0
+    assert kinds["first (uint8 input) convolution"]["nodes"] == 1
+    assert kinds["depthwise 3x3"]["nodes"] > 0 and kinds["pointwise / full convolutions"]["nodes"] > 0
+    # the nodes' times are parts of the model run (the mesh-only graph has no GridSample: no refinement crops)
+    assert 0 < sum(k["us"] for k in kinds.values()) <= r["model_run_us"]
+    assert "other: GridSample" not in kinds
