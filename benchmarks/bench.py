@@ -203,7 +203,8 @@ def bench_race(size: BenchSize, frames_by_faces: dict[int, list[np.ndarray]], su
                 times = race(frames, {"meshcam": ours, "mediapipe": mp}, paced, cpu)
                 a, b = _stats(times["meshcam"]), _stats(times["mediapipe"])
                 ca, cb = _stats(cpu["meshcam"]), _stats(cpu["mediapipe"])
-                stages = {k: float(np.median(v[-len(frames) + 5:])) for k, v in ours.stages.items()}
+                # this race's frames (the lists run on over races), less the first 5 as in _stats
+                stages = {k: float(np.median(v[len(v) - len(frames):][5:])) for k, v in ours.stages.items()}
                 rows.append({"faces": faces, "smooth": smooth, "mode": "paced" if paced else "interleaved",
                              "meshcam": a, "mediapipe": b, "ratio": a["median_ms"] / b["median_ms"],
                              "mesh_stage_ratio": stages["mesh"] / b["median_ms"],
@@ -277,7 +278,8 @@ def bench_presets(size: BenchSize, frames: list[np.ndarray]) -> list[dict]:
             a, b = _stats(times["meshcam"]), _stats(times["mediapipe"])
             row["paced" if paced else "interleaved"] = {
                 "meshcam": a, "mediapipe": b, "ratio": a["median_ms"] / b["median_ms"],
-                "mesh_stage_ratio": float(np.median(ours.stages["mesh"][-len(frames) + 5:])) / b["median_ms"],
+                "mesh_stage_ratio": float(np.median(ours.stages["mesh"][len(ours.stages["mesh"]) - len(frames):][5:]))
+                / b["median_ms"],
                 "cpu_ratio": float(np.median(cpu["meshcam"][5:]) / np.median(cpu["mediapipe"][5:]))}
         errs, iris = [], []
         for img, ref in refs.values():
@@ -477,15 +479,18 @@ def machine_description() -> str:
     """The CPU the ratios were measured on: onnxruntime's kernels and MediaPipe's (XNNPACK) gain differently from
     AVX-512, so the same code's ratio differs between machines (README, Benchmarks)."""
     import onnxruntime
-    cpu, isa = platform.processor() or platform.machine(), ""
+    arch = platform.machine()
+    cpu, isa = platform.processor() or arch, None
     try:
-        info = Path("/proc/cpuinfo").read_text()
-        cpu = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), cpu)
-        flags = set(next((line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")), ()))
-        isa = ("AVX-512" if "avx512f" in flags else "AVX2, no AVX-512" if "avx2" in flags else "no AVX2") + ", "
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
     except OSError:  # not Linux: the processor name is all we have
-        pass
-    return (f"{cpu} ({isa}{platform.machine()}), {os.cpu_count()} cores, Python {platform.python_version()}, "
+        lines = []
+    cpu = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), cpu)
+    flags = next((set(line.split(":", 1)[1].split()) for line in lines if line.startswith("flags")), None)
+    if flags is not None and arch.lower() in ("x86_64", "amd64"):  # the SIMD level only where it is known
+        isa = "AVX-512" if "avx512f" in flags else "AVX2, no AVX-512" if "avx2" in flags else "no AVX2"
+    detail = ", ".join(x for x in (isa, arch if arch != cpu else None) if x)
+    return (f"{cpu}{f' ({detail})' if detail else ''}, {os.cpu_count()} cores, Python {platform.python_version()}, "
             f"onnxruntime {onnxruntime.__version__}")
 
 

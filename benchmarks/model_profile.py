@@ -6,9 +6,9 @@ convolutions are its blocked NCHWc kernels), on a real face crop; each run after
 webcam tick; 0: back to back). Prints the median model run, each kind's median time per run and its share.
 The profiler adds a little per node, so the shares are the reading, not the absolute times.
 
-The kinds: a PReLU is two 1x1 depthwise convolutions (models/lean_graph.py), so "PReLU passes" is every 1x1
-depthwise convolution; "depthwise kxk" and "pointwise" are the network's own convolutions; the first is the
-uint8 input convolution.
+The kinds: a PReLU is two 1x1 depthwise convolutions (models/lean_graph.py), one with Relu fused, one with the
+Sum fused: "PReLU passes"; "depthwise kxk" and "pointwise / full" are the network's own convolutions; the first
+is the uint8 input convolution.
 """
 from __future__ import annotations
 
@@ -29,22 +29,35 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.reference import PHOTOS  # noqa: E402
 from models.variants import PRESETS  # noqa: E402
 
+PRELU_RELU = "PReLU passes (1x1 depthwise)"  # the two passes of a PReLU are reported as one kind
 
-def conv_kind(node, kernels: dict) -> str:
-    """A convolution's kind from its (optimised) node: weight shape and group count."""
+
+def conv_kind(node, kernels: dict, first_conv: str) -> str:
+    """A convolution's kind from its (optimised) node: weight shape, groups and what is fused into it."""
     from onnx import helper
     attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
     shape = kernels.get(node.input[1])
+    if node.name == first_conv:
+        return "first (uint8 input) convolution"
     if shape is None:
         return "convolution (other)"
     depthwise = attrs.get("group", 1) > 1 and shape[1] == 1
     if depthwise and shape[2:] == [1, 1]:
-        return "PReLU passes (1x1 depthwise)"
+        # Relu(-x) (Relu fused) and x + (1-a) r (the Sum fused, a 4th input); an unfused one is the identity
+        # convolution that puts a tensor into the blocked layout (lean_graph._blocked)
+        if attrs.get("activation") in (b"Relu", "Relu") or (len(node.input) > 3 and node.input[3]):
+            return PRELU_RELU
+        return "identity (blocked layout) 1x1"
     if depthwise:
         return f"depthwise {shape[2]}x{shape[3]}"
-    if node.input[0] and shape[2:] != [1, 1] and shape[1] < 8:
-        return "first (uint8 input) convolution"
     return "pointwise / full convolutions"
+
+
+def _prelu_pass(node) -> str:
+    """'relu' or 'sum': which of a PReLU's two passes ``node`` is."""
+    from onnx import helper
+    attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+    return "relu" if attrs.get("activation") in (b"Relu", "Relu") else "sum"
 
 
 def profile(preset: str, runs: int, sleep_ms: float, image: str) -> dict:
@@ -87,6 +100,7 @@ def profile(preset: str, runs: int, sleep_ms: float, image: str) -> dict:
         optimized = onnx.load(so.optimized_model_filepath)
     kernels = {t.name: list(t.dims) for t in optimized.graph.initializer if len(t.dims) == 4}
     nodes = {n.name: n for n in optimized.graph.node}
+    first_conv = next(n.name for n in optimized.graph.node if "Conv" in n.op_type)  # nodes are in graph order
     skip = min(10, runs // 5)  # warm-up runs
     model_runs = [e["dur"] for e in events if e.get("name") == "model_run"][skip:]
     per_node = defaultdict(list)
@@ -94,13 +108,16 @@ def profile(preset: str, runs: int, sleep_ms: float, image: str) -> dict:
         if e.get("cat") == "Node" and e["name"].endswith("_kernel_time"):
             per_node[e["name"][:-len("_kernel_time")], e["args"]["op_name"]].append(e["dur"])
     kinds: dict[str, list] = defaultdict(lambda: [0.0, 0])
+    prelu_passes = {"relu": 0, "sum": 0}
     for (name, op), durations in per_node.items():
         node = nodes.get(name)
-        kind = conv_kind(node, kernels) if node is not None and "Conv" in op else f"other: {op}"
+        kind = conv_kind(node, kernels, first_conv) if node is not None and "Conv" in op else f"other: {op}"
         kinds[kind][0] += float(np.median(durations[skip:] or durations))
         kinds[kind][1] += 1
+        if kind == PRELU_RELU:
+            prelu_passes[_prelu_pass(node)] += 1
     return {"preset": preset, "runs": runs, "sleep_ms": sleep_ms, "model_run_us": float(np.median(model_runs)),
-            "kinds": {k: {"us": v[0], "nodes": v[1]} for k, v in kinds.items()}}
+            "kinds": {k: {"us": v[0], "nodes": v[1]} for k, v in kinds.items()}, "prelu_passes": prelu_passes}
 
 
 def main(argv=None) -> int:
@@ -112,6 +129,8 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     if args.runs < 5:
         p.error("--runs must be at least 5")
+    if args.sleep_ms < 0:
+        p.error("--sleep-ms must be 0 or more")
     r = profile(args.preset, args.runs, args.sleep_ms, args.image)
     total = sum(k["us"] for k in r["kinds"].values())
     print(f"{r['preset']} preset, {r['runs']} runs, {r['sleep_ms']:g} ms idle before each: model run median "
@@ -121,7 +140,9 @@ def main(argv=None) -> int:
             print(f"  {kind:36s} {k['us'] / 1000:6.2f} ms  {k['us'] / total:5.1%}  ({k['nodes']} nodes)")
     small = [k for k in r["kinds"].values() if k["us"] < 0.01 * total]
     print(f"  {'the rest (' + str(len(small)) + ' kinds under 1 % each)':36s} "
-          f"{sum(k['us'] for k in small) / 1000:6.2f} ms  {sum(k['us'] for k in small) / total:5.1%}")
+          f"{sum(k['us'] for k in small) / 1000:6.2f} ms  {sum(k['us'] for k in small) / total:5.1%}  "
+          f"({sum(k['nodes'] for k in small)} nodes)")
+    print(f"PReLU passes: {r['prelu_passes']['relu']} with Relu fused, {r['prelu_passes']['sum']} with the Sum fused")
     return 0
 
 

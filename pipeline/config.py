@@ -16,11 +16,12 @@ from pipeline.smoothing import DEFAULT_BETA, DEFAULT_D_CUTOFF, DEFAULT_MIN_CUTOF
 # (1 face, smoothing on, interleaved with MediaPipe on the same frames; accuracy on 8 shared photos) on two 2-core
 # VMs; the ratio depends on the CPU (README, Benchmarks).
 PRESET_HELP = {
-    "full": "every submodel: lips, eyes, irises (0.77-0.94x MediaPipe's time a frame on 2 cores; its refined "
-            "output to 0.01 % IOD)",
-    "balanced": "lips only, no eye refinement or irises (0.69-0.83x MediaPipe's time; 0.34 % IOD from its "
-                "refined output)",
-    "fast": "the mesh alone, no irises (0.57-0.70x MediaPipe's time; 0.79 % IOD from its refined output)",
+    "full": "every submodel: lips, eyes, irises (0.77-0.81x MediaPipe's time a frame on one 2-core CPU, 0.91-0.94x "
+            "on another: it depends on the CPU; its refined output to 0.01 % IOD)",
+    "balanced": "lips only, no eye refinement or irises (0.69-0.72x or 0.81-0.83x MediaPipe's time; 0.34 % IOD from "
+                "its refined output)",
+    "fast": "the mesh alone, no irises (0.57-0.59x or 0.69-0.70x MediaPipe's time; 0.79 % IOD from its refined "
+            "output)",
 }
 DETECTORS = ("short", "full")  # BlazeFace short range (faces >= ~1/8 of the frame) / full range (sparse)
 QUALITIES = ("live", "best")  # best: offline zero-lag smoothing + flip test-time augmentation (files only)
