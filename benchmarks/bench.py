@@ -158,6 +158,12 @@ def _stats(times_s: list[float], skip: int = 5) -> dict:
     return {"median_ms": float(np.median(ms)), "p90_ms": float(np.percentile(ms, 90)), "frames": int(ms.size)}
 
 
+def _race_median(stage_ms: list[float], frames: int) -> float:
+    """Median of a stage over the last race's frames, less the first 5 as in ``_stats`` (a rival's stage lists run
+    on over races)."""
+    return float(np.median(stage_ms[len(stage_ms) - frames:][5:]))
+
+
 def race(frames: list[np.ndarray], rivals: dict, paced: bool, cpu: dict | None = None) -> dict[str, list[float]]:
     """Per-frame wall seconds of each rival on the same frames (and process CPU seconds into ``cpu``).
     Interleaved: back to back, the order alternating per frame. Paced: each rival call gets its own 33 ms
@@ -203,8 +209,7 @@ def bench_race(size: BenchSize, frames_by_faces: dict[int, list[np.ndarray]], su
                 times = race(frames, {"meshcam": ours, "mediapipe": mp}, paced, cpu)
                 a, b = _stats(times["meshcam"]), _stats(times["mediapipe"])
                 ca, cb = _stats(cpu["meshcam"]), _stats(cpu["mediapipe"])
-                # this race's frames (the lists run on over races), less the first 5 as in _stats
-                stages = {k: float(np.median(v[len(v) - len(frames):][5:])) for k, v in ours.stages.items()}
+                stages = {k: _race_median(v, len(frames)) for k, v in ours.stages.items()}
                 rows.append({"faces": faces, "smooth": smooth, "mode": "paced" if paced else "interleaved",
                              "meshcam": a, "mediapipe": b, "ratio": a["median_ms"] / b["median_ms"],
                              "mesh_stage_ratio": stages["mesh"] / b["median_ms"],
@@ -278,8 +283,7 @@ def bench_presets(size: BenchSize, frames: list[np.ndarray]) -> list[dict]:
             a, b = _stats(times["meshcam"]), _stats(times["mediapipe"])
             row["paced" if paced else "interleaved"] = {
                 "meshcam": a, "mediapipe": b, "ratio": a["median_ms"] / b["median_ms"],
-                "mesh_stage_ratio": float(np.median(ours.stages["mesh"][len(ours.stages["mesh"]) - len(frames):][5:]))
-                / b["median_ms"],
+                "mesh_stage_ratio": _race_median(ours.stages["mesh"], len(frames)) / b["median_ms"],
                 "cpu_ratio": float(np.median(cpu["meshcam"][5:]) / np.median(cpu["mediapipe"][5:]))}
         errs, iris = [], []
         for img, ref in refs.values():
