@@ -29,35 +29,31 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.reference import PHOTOS  # noqa: E402
 from models.variants import PRESETS  # noqa: E402
 
-PRELU_RELU = "PReLU passes (1x1 depthwise)"  # the two passes of a PReLU are reported as one kind
+PRELU = "PReLU passes (1x1 depthwise)"  # the two passes of a PReLU are reported as one kind
 
 
-def conv_kind(node, kernels: dict, first_conv: str) -> str:
-    """A convolution's kind from its (optimised) node: weight shape, groups and what is fused into it."""
+def conv_kind(node, kernels: dict, first_conv: str) -> tuple[str, str | None]:
+    """A convolution's kind from its (optimised) node: weight shape, groups and what is fused into it; and, for a
+    PReLU pass, which one ('relu' or 'sum')."""
     from onnx import helper
     attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
     shape = kernels.get(node.input[1])
     if node.name == first_conv:
-        return "first (uint8 input) convolution"
+        return "first (uint8 input) convolution", None
     if shape is None:
-        return "convolution (other)"
+        return "convolution (other)", None
     depthwise = attrs.get("group", 1) > 1 and shape[1] == 1
     if depthwise and shape[2:] == [1, 1]:
         # Relu(-x) (Relu fused) and x + (1-a) r (the Sum fused, a 4th input); an unfused one is the identity
         # convolution that puts a tensor into the blocked layout (lean_graph._blocked)
-        if attrs.get("activation") in (b"Relu", "Relu") or (len(node.input) > 3 and node.input[3]):
-            return PRELU_RELU
-        return "identity (blocked layout) 1x1"
+        if attrs.get("activation") in (b"Relu", "Relu"):
+            return PRELU, "relu"
+        if len(node.input) > 3 and node.input[3]:
+            return PRELU, "sum"
+        return "identity (blocked layout) 1x1", None
     if depthwise:
-        return f"depthwise {shape[2]}x{shape[3]}"
-    return "pointwise / full convolutions"
-
-
-def _prelu_pass(node) -> str:
-    """'relu' or 'sum': which of a PReLU's two passes ``node`` is."""
-    from onnx import helper
-    attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
-    return "relu" if attrs.get("activation") in (b"Relu", "Relu") else "sum"
+        return f"depthwise {shape[2]}x{shape[3]}", None
+    return "pointwise / full convolutions", None
 
 
 def profile(preset: str, runs: int, sleep_ms: float, image: str) -> dict:
@@ -111,11 +107,12 @@ def profile(preset: str, runs: int, sleep_ms: float, image: str) -> dict:
     prelu_passes = {"relu": 0, "sum": 0}
     for (name, op), durations in per_node.items():
         node = nodes.get(name)
-        kind = conv_kind(node, kernels, first_conv) if node is not None and "Conv" in op else f"other: {op}"
+        kind, prelu_pass = (conv_kind(node, kernels, first_conv) if node is not None and "Conv" in op
+                            else (f"other: {op}", None))
         kinds[kind][0] += float(np.median(durations[skip:] or durations))
         kinds[kind][1] += 1
-        if kind == PRELU_RELU:
-            prelu_passes[_prelu_pass(node)] += 1
+        if prelu_pass:
+            prelu_passes[prelu_pass] += 1
     return {"preset": preset, "runs": runs, "sleep_ms": sleep_ms, "model_run_us": float(np.median(model_runs)),
             "kinds": {k: {"us": v[0], "nodes": v[1]} for k, v in kinds.items()}, "prelu_passes": prelu_passes}
 
